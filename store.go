@@ -1,0 +1,168 @@
+package users
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Store is the persistence contract. It holds no business rules: the Service normalises,
+// validates, hashes and decides; a Store keeps what it is given.
+//
+// Every method takes ctx first and is atomic on its own; Atomic runs several in one transaction.
+// Not found is ErrNotFound; a uniqueness or stale-version clash is ErrConflict. Values passed in
+// are copied, and values returned are the caller's own copies: mutating either never changes
+// the store. Every implementation is safe for concurrent use, and must pass storetest.Run,
+// which also checks that all implementations answer every Query identically.
+type Store interface {
+	// CreateUser stores a new user with Version 1 and sets u.Version to 1. The user must carry
+	// an ID. Returns ErrConflict (Field "id", "username" or "email") when the ID, the folded
+	// username (see Fold) or the folded e-mail is already taken.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns the user with this ID, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByUsername returns the user whose username folds to Fold(username), or ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// GetUserByEmail returns the user whose e-mail folds to Fold(email), or ErrNotFound.
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser replaces the stored user with u when u.Version equals the stored version,
+	// storing Version+1 and setting u.Version to it. Returns ErrNotFound when there is no such
+	// user, and ErrConflict when the version is stale or the new username or e-mail is taken.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the user and every token of theirs. Returns ErrNotFound when there is
+	// no such user. Tickets stay: they are the record of the deletion.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns the page of users that q selects, in q's order (see Query).
+	// Returns ErrInvalid for a query that Query.Normalize rejects.
+	ListUsers(ctx context.Context, q Query) ([]*User, error)
+	// CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
+	// limit and offset. Returns ErrInvalid for a query that Query.Normalize rejects.
+	CountUsers(ctx context.Context, q Query) (int, error)
+
+	// PutToken stores a new token. Returns ErrNotFound when its user does not exist and
+	// ErrConflict when a token with the same digest exists.
+	PutToken(ctx context.Context, t *Token) error
+	// GetToken returns the token with this digest unless it has expired at now; ErrNotFound
+	// otherwise.
+	GetToken(ctx context.Context, digest Digest, now time.Time) (*Token, error)
+	// ConsumeToken removes and returns the token with this digest and kind unless it has
+	// expired at now; ErrNotFound otherwise. Of any number of concurrent calls for one token,
+	// exactly one succeeds.
+	ConsumeToken(ctx context.Context, digest Digest, kind TokenKind, now time.Time) (*Token, error)
+	// DeleteToken removes the token with this digest. Returns ErrNotFound when there is none.
+	DeleteToken(ctx context.Context, digest Digest) error
+	// DeleteUserTokens removes the user's tokens of the given kinds (every kind when none is
+	// given) and returns how many it removed.
+	DeleteUserTokens(ctx context.Context, userID string, kinds ...TokenKind) (int, error)
+	// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
+	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
+
+	// CreateTicket stores a new deletion ticket with Version 1 and sets t.Version to 1.
+	// Returns ErrConflict when the ID is taken.
+	CreateTicket(ctx context.Context, t *Ticket) error
+	// GetTicket returns the ticket with this ID, or ErrNotFound.
+	GetTicket(ctx context.Context, id string) (*Ticket, error)
+	// ListTickets returns the user's tickets, oldest first.
+	ListTickets(ctx context.Context, userID string) ([]*Ticket, error)
+	// UpdateTicket replaces the stored ticket with t when t.Version equals the stored version,
+	// storing Version+1 and setting t.Version to it. Returns ErrNotFound or ErrConflict.
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	// ClaimTicket leases the oldest claimable ticket to owner until the time until, and
+	// returns it with Owner, LeaseUntil and Version updated. A ticket is claimable when its
+	// status is in-progress, its lease has run out (LeaseUntil not after now) and its
+	// NextAttempt is not after now. Returns ErrNotFound when none is. Of concurrent claimants,
+	// only one gets a given ticket.
+	ClaimTicket(ctx context.Context, owner string, now, until time.Time) (*Ticket, error)
+
+	// Atomic runs fn in one transaction: fn's calls on tx see each other's writes, and either
+	// all of them take effect or, when fn returns an error or panics, none does. Atomic returns
+	// fn's error. Calling Atomic on tx runs the inner fn in the same transaction. tx must not
+	// be used after fn returns.
+	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
+}
+
+// Digest is the SHA-256 digest of a token: the only form in which a token is stored.
+type Digest [32]byte
+
+// TokenKind tells what a token is for.
+type TokenKind string
+
+// The token kinds. Every secret the package hands out is a token of one of these kinds.
+const (
+	TokenSession TokenKind = "session" // a bearer token from sign-in
+	TokenReset   TokenKind = "reset"   // a single-use password-reset code
+	TokenVerify  TokenKind = "verify"  // a single-use e-mail verification code
+	TokenAPIKey  TokenKind = "apikey"  // a long-lived API key
+)
+
+// Token is a stored secret: its digest, kind, owner and lifetime. The secret itself is never
+// stored.
+type Token struct {
+	Digest  Digest
+	Kind    TokenKind
+	UserID  string
+	Created time.Time
+	Expires time.Time // the zero time means it never expires
+}
+
+// Expired reports whether the token has expired at now.
+func (t *Token) Expired(now time.Time) bool {
+	return !t.Expires.IsZero() && !now.Before(t.Expires)
+}
+
+// TicketStatus is the state of a deletion ticket.
+type TicketStatus string
+
+// The ticket statuses, as the REST API shows them.
+const (
+	TicketInProgress TicketStatus = "in-progress"
+	TicketCompleted  TicketStatus = "completed"
+	TicketFailed     TicketStatus = "failed"
+	TicketCancelled  TicketStatus = "cancelled"
+)
+
+// Done reports whether the status is final.
+func (s TicketStatus) Done() bool { return s != TicketInProgress }
+
+// Ticket records the deletion of a user, run as named steps by a worker. Poll it through
+// Service.Ticket. Fields after Message are the worker's bookkeeping and are not marshalled.
+type Ticket struct {
+	ID         string       `json:"ticket"`
+	UserID     string       `json:"userId"`
+	Status     TicketStatus `json:"status"`
+	Steps      []string     `json:"-"`          // the names of the steps, in order
+	StepsDone  int          `json:"stepsDone"`  // how many steps have completed
+	FailedStep string       `json:"failedStep,omitempty"`
+	Message    string       `json:"message,omitempty"` // why it failed; safe to show a client
+	Created    time.Time    `json:"created"`
+	Updated    time.Time    `json:"updated"`
+
+	Attempts    int       `json:"-"` // failed attempts at the current step
+	NextAttempt time.Time `json:"-"` // not to be run before this time
+	PriorStatus Status    `json:"-"` // the user's status before deletion began; restored on cancel
+	Owner       string    `json:"-"` // the worker holding the lease
+	LeaseUntil  time.Time `json:"-"`
+	Version     int64     `json:"-"`
+}
+
+// StepsTotal returns the number of steps of the deletion.
+func (t *Ticket) StepsTotal() int { return len(t.Steps) }
+
+// MarshalJSON encodes the ticket as the REST API shows it, with stepsTotal.
+func (t Ticket) MarshalJSON() ([]byte, error) {
+	type plain Ticket
+	return json.Marshal(struct {
+		plain
+		StepsTotal int `json:"stepsTotal"`
+	}{plain(t), t.StepsTotal()})
+}
+
+// Clone returns a deep copy of t, or nil for nil.
+func (t *Ticket) Clone() *Ticket {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Steps = append([]string(nil), t.Steps...)
+	return &c
+}

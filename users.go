@@ -1,0 +1,291 @@
+// Package users is an embeddable user-management library: sign-up, sign-in with bearer tokens,
+// password change, administrator reset and forgot-and-reset, listing with filters, and deletion
+// through a pollable ticket.
+//
+// The package holds the domain types (User, Token, Ticket, Query), the Store contract that
+// persistence implements (see the memory and sqlite subpackages), and the Service, built by New,
+// where every business rule lives. A trusted Go caller uses the Service directly; the pure
+// functions of the policy (Authorize) decide who may do what when the caller is not trusted,
+// and the httpadapter subpackage applies them to a REST API.
+//
+// Secrets never leave the package: the password hash is not marshalled, and no error message,
+// log line or event carries a password, hash, token or code.
+package users
+
+import (
+	"encoding/json"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Status is the state of an account.
+type Status string
+
+// The account statuses. Only an active user can sign in.
+const (
+	StatusPending  Status = "pending"  // created, awaiting verification or approval
+	StatusActive   Status = "active"   // may sign in
+	StatusDisabled Status = "disabled" // may not sign in; sessions were revoked
+)
+
+// Valid reports whether s is one of the defined statuses.
+func (s Status) Valid() bool {
+	return s == StatusPending || s == StatusActive || s == StatusDisabled
+}
+
+// The built-in roles of the Scope field.
+const (
+	RoleUser  = "user"  // every user unless told otherwise
+	RoleAdmin = "admin" // may manage every user
+)
+
+// Limits on the fields of a User, enforced by Validate.
+const (
+	MaxUsernameLength = 254 // the longest e-mail address SMTP carries
+	MaxNameLength     = 256
+	MaxRoleLength     = 64
+	MaxListLength     = 100     // scope, vendor and allowedPrivateComponents entries
+	MaxMetadataBytes  = 64 << 10 // metadata, marshalled as JSON
+)
+
+// User is an account. Username has e-mail form and is unique case-insensitively; so is Email
+// when set. The password hash is never marshalled to JSON.
+//
+// A User returned by a Store or the Service is the caller's own copy.
+type User struct {
+	ID                       string         `json:"id"`
+	Username                 string         `json:"username"`
+	Email                    string         `json:"email,omitempty"`
+	Name                     string         `json:"name,omitempty"`
+	Scope                    []string       `json:"scope"`
+	Plan                     string         `json:"plan,omitempty"`
+	Vendor                   []string       `json:"vendor,omitempty"`
+	AllowedPrivateComponents []string       `json:"allowedPrivateComponents,omitempty"`
+	OrgID                    string         `json:"orgId,omitempty"`
+	Status                   Status         `json:"status"`
+	EmailVerified            bool           `json:"emailVerified"`
+	Metadata                 map[string]any `json:"metadata"`
+	Created                  time.Time      `json:"created"`
+	Updated                  time.Time      `json:"updated"`
+	Version                  int64          `json:"version"`
+
+	// PasswordHash is the encoded password hash (argon2id by default), or "" for a user who
+	// has no password and so cannot sign in with one. It is never marshalled.
+	PasswordHash string `json:"-"`
+}
+
+// IsActive reports whether the user's status is active.
+func (u *User) IsActive() bool { return u.Status == StatusActive }
+
+// HasRole reports whether the user's scope contains role.
+func (u *User) HasRole(role string) bool { return slices.Contains(u.Scope, role) }
+
+// MarshalJSON encodes the user in the camelCase shape of the REST API, adding the derived
+// isActive and leaving out the password hash. A nil Metadata is written as {}.
+func (u User) MarshalJSON() ([]byte, error) {
+	type plain User // no methods: avoids recursion
+	meta := u.Metadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	p := plain(u)
+	p.Metadata = meta
+	return json.Marshal(struct {
+		plain
+		IsActive bool `json:"isActive"`
+	}{p, u.IsActive()})
+}
+
+// Clone returns a deep copy of u: mutating the copy, its slices or its metadata never changes u.
+// It returns nil for nil.
+func (u *User) Clone() *User {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.Scope = slices.Clone(u.Scope)
+	c.Vendor = slices.Clone(u.Vendor)
+	c.AllowedPrivateComponents = slices.Clone(u.AllowedPrivateComponents)
+	c.Metadata = cloneJSONObject(u.Metadata)
+	return &c
+}
+
+// cloneJSONObject deep-copies an object made of the types encoding/json decodes into.
+func cloneJSONObject(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = cloneJSONValue(v)
+	}
+	return c
+}
+
+func cloneJSONValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneJSONObject(v)
+	case []any:
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = cloneJSONValue(e)
+		}
+		return c
+	default:
+		return v // string, float64, bool, nil, json.Number: immutable
+	}
+}
+
+// Fold returns the case-folded form of a username or e-mail address, under which uniqueness is
+// decided and look-ups match. Every Store keys users by Fold(Username) and Fold(Email).
+func Fold(s string) string { return strings.ToLower(s) }
+
+// NormalizeUsername trims a username and checks that it has e-mail form.
+// It returns ErrInvalid naming the field "username" otherwise.
+func NormalizeUsername(s string) (string, error) {
+	return normalizeAddress("username", s)
+}
+
+// NormalizeEmail trims an e-mail address and checks its form.
+// It returns ErrInvalid naming the field "email" otherwise.
+func NormalizeEmail(s string) (string, error) {
+	return normalizeAddress("email", s)
+}
+
+func normalizeAddress(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", invalid(field, "is required")
+	case len(s) > MaxUsernameLength:
+		return "", invalid(field, "is longer than %d bytes", MaxUsernameLength)
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 || strings.ContainsAny(s, " \t<>\"(),;:[]\\"):
+		return "", invalid(field, "must be an e-mail address")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", invalid(field, "must be an e-mail address")
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || at == len(s)-1 || !strings.Contains(s[at+1:], ".") {
+		return "", invalid(field, "must be an e-mail address")
+	}
+	return s, nil
+}
+
+// Normalize brings u into canonical form in place and validates it: it trims and checks the
+// username and e-mail (the e-mail defaults to the username), trims the name, defaults the scope
+// to [user] and the status to active, removes duplicate and blank list entries, and makes the
+// metadata a plain JSON object (numbers as float64). It returns an ErrInvalid *Error naming the
+// first field at fault. It does not touch ID, times, version or the hash.
+func (u *User) Normalize() error {
+	var err error
+	if u.Username, err = NormalizeUsername(u.Username); err != nil {
+		return err
+	}
+	if strings.TrimSpace(u.Email) == "" {
+		u.Email = u.Username
+	} else if u.Email, err = NormalizeEmail(u.Email); err != nil {
+		return err
+	}
+	u.Name = strings.TrimSpace(u.Name)
+	u.Plan = strings.TrimSpace(u.Plan)
+	u.OrgID = strings.TrimSpace(u.OrgID)
+	if len(u.Scope) == 0 {
+		u.Scope = []string{RoleUser}
+	}
+	if u.Status == "" {
+		u.Status = StatusActive
+	}
+	if u.Scope, err = normalizeList("scope", u.Scope); err != nil {
+		return err
+	}
+	if u.Vendor, err = normalizeList("vendor", u.Vendor); err != nil {
+		return err
+	}
+	if u.AllowedPrivateComponents, err = normalizeList("allowedPrivateComponents", u.AllowedPrivateComponents); err != nil {
+		return err
+	}
+	if u.Metadata, err = NormalizeMetadata(u.Metadata); err != nil {
+		return err
+	}
+	return u.Validate()
+}
+
+// Validate checks a user already in canonical form (see Normalize) and returns an ErrInvalid
+// *Error naming the first field at fault, or nil.
+func (u *User) Validate() error {
+	if _, err := NormalizeUsername(u.Username); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		if _, err := NormalizeEmail(u.Email); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{{"name", u.Name}, {"plan", u.Plan}, {"orgId", u.OrgID}} {
+		if utf8.RuneCountInString(f.value) > MaxNameLength || !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
+			return invalid(f.name, "must be printable text of at most %d characters", MaxNameLength)
+		}
+	}
+	if !u.Status.Valid() {
+		return invalid("status", "must be one of pending, active, disabled")
+	}
+	return nil
+}
+
+// normalizeList trims entries, drops blanks and duplicates (keeping first occurrences) and checks
+// each entry's length and the list's.
+func normalizeList(field string, in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > MaxListLength {
+		return nil, invalid(field, "has more than %d entries", MaxListLength)
+	}
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s == "" || slices.Contains(out, s) {
+			continue
+		}
+		if len(s) > MaxRoleLength || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+			return nil, invalid(field, "entries must be printable text of at most %d bytes", MaxRoleLength)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// NormalizeMetadata returns metadata as a plain JSON object: nested values become the types
+// encoding/json decodes into (map[string]any, []any, string, float64, bool, nil), so that every
+// Store compares them alike. It returns ErrInvalid naming "metadata" for a value JSON cannot
+// encode or an object over MaxMetadataBytes. An empty object becomes nil.
+func NormalizeMetadata(m map[string]any) (map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Field: "metadata", Message: "must be a JSON object", Cause: err}
+	}
+	if len(b) > MaxMetadataBytes {
+		return nil, invalid("metadata", "is larger than %d bytes", MaxMetadataBytes)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, &Error{Code: CodeInvalid, Field: "metadata", Message: "must be a JSON object", Cause: err}
+	}
+	if _, ok := out[""]; ok {
+		return nil, invalid("metadata", "keys must not be empty")
+	}
+	return out, nil
+}
