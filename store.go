@@ -130,8 +130,8 @@ type Ticket struct {
 	ID         string       `json:"ticket"`
 	UserID     string       `json:"userId"`
 	Status     TicketStatus `json:"status"`
-	Steps      []string     `json:"-"`          // the names of the steps, in order
-	StepsDone  int          `json:"stepsDone"`  // how many steps have completed
+	Steps      []string     `json:"-"`         // the names of the steps, in order
+	StepsDone  int          `json:"stepsDone"` // how many steps have completed
 	FailedStep string       `json:"failedStep,omitempty"`
 	Message    string       `json:"message,omitempty"` // why it failed; safe to show a client
 	Created    time.Time    `json:"created"`

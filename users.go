@@ -48,7 +48,7 @@ const (
 	MaxUsernameLength = 254 // the longest e-mail address SMTP carries
 	MaxNameLength     = 256
 	MaxRoleLength     = 64
-	MaxListLength     = 100     // scope, vendor and allowedPrivateComponents entries
+	MaxListLength     = 100      // scope, vendor and allowedPrivateComponents entries
 	MaxMetadataBytes  = 64 << 10 // metadata, marshalled as JSON
 )
 
