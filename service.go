@@ -1,0 +1,597 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/google/uuid"
+)
+
+// Service is the user-management API. Every business rule lives behind it: normalisation,
+// validation, hashing, tokens, throttling, revocation and deletion. It trusts its caller:
+// deciding whether a caller may act on a user is the job of Authorize and AuthorizeUpdate.
+//
+// Errors are *Error values matching the sentinels with errors.Is; their messages never
+// contain a secret. An implementation is safe for concurrent use.
+type Service interface {
+	// Create creates a user from in. in.Password may be empty: the user then has no password
+	// and cannot sign in until one is set. Returns ErrInvalid naming the field at fault, or
+	// ErrConflict when the username or e-mail is taken.
+	Create(ctx context.Context, in NewUser) (*User, error)
+	// NewSession issues a bearer token for the user without asking for a password (as after
+	// Create). Returns ErrNotFound for an unknown user, ErrForbidden for one who is not active.
+	NewSession(ctx context.Context, userID string) (*Session, error)
+	// SignIn checks the username and password and issues a bearer token. An unknown username,
+	// a user without a password and a wrong password all return the same ErrUnauthorized after
+	// the same work. After too many failures for one username it returns ErrThrottled with
+	// RetryAfter set, whether or not the account exists. A correct password for a user who is
+	// not active returns ErrForbidden.
+	SignIn(ctx context.Context, username, password string) (*Session, error)
+	// Authenticate returns the active user a bearer token (or API key) belongs to. Returns
+	// ErrUnauthorized for a malformed, unknown, expired or revoked token, or a user who is no
+	// longer active.
+	Authenticate(ctx context.Context, token string) (*User, error)
+	// SignOut revokes one bearer token. Returns ErrUnauthorized when it is not a live token.
+	SignOut(ctx context.Context, token string) error
+	// RevokeSessions revokes every session of the user. Returns ErrNotFound for an unknown user.
+	RevokeSessions(ctx context.Context, userID string) error
+
+	// Get returns the user with this ID, or ErrNotFound.
+	Get(ctx context.Context, id string) (*User, error)
+	// GetByUsername returns the user with this username (case-insensitively), or ErrNotFound.
+	GetByUsername(ctx context.Context, username string) (*User, error)
+	// List returns the page of users q selects and the total number q's conditions select.
+	// Returns ErrInvalid for a bad query (see Query).
+	List(ctx context.Context, q Query) (page []*User, total int, err error)
+	// Count returns how many users q's conditions select. Returns ErrInvalid for a bad query.
+	Count(ctx context.Context, q Query) (int, error)
+	// Update applies the fields p sets and leaves the rest. A password in p is checked against
+	// the policy, hashed, and revokes the user's sessions and codes; a status other than active
+	// revokes the user's sessions. Returns ErrNotFound, ErrInvalid naming the field, or
+	// ErrConflict for a taken username or e-mail, for p.Version not matching, or while the user
+	// is being deleted.
+	Update(ctx context.Context, id string, p Update) (*User, error)
+
+	// ChangePassword sets a new password after checking the current one, and revokes every
+	// session and outstanding code of the user except the session c.KeepToken. Returns
+	// ErrWrongPassword for a wrong current password, ErrInvalid for a new password the policy
+	// refuses, ErrThrottled after repeated failures, ErrNotFound for an unknown user.
+	ChangePassword(ctx context.Context, c PasswordChange) error
+	// SetPassword sets the user's password without the current one (an administrator's
+	// reset) and revokes the user's sessions and codes. Returns ErrNotFound or ErrInvalid.
+	SetPassword(ctx context.Context, userID, password string) error
+	// SetPasswordByEmail is SetPassword for the user with this e-mail address.
+	SetPasswordByEmail(ctx context.Context, email, password string) error
+	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
+	// there is an active one. It answers the same whether or not there is: nil, or ErrInvalid
+	// for an address that is not an e-mail address, or ErrInternal when no Mailer is configured.
+	ForgotPassword(ctx context.Context, email string) error
+	// ResetPassword sets a new password with a code from ForgotPassword, consuming the code,
+	// and revokes the user's sessions and other codes. Returns ErrInvalid (field "code") for
+	// an unknown, used or expired code and ErrInvalid (field "password") for a password the
+	// policy refuses, in which case the code stays usable.
+	ResetPassword(ctx context.Context, code, password string) error
+
+	// Delete starts deleting the user and returns the ticket at once; from then on the user
+	// cannot sign in or authenticate. A worker runs the deletion steps (see Config). Deleting
+	// a user already being deleted returns the ticket in progress. Returns ErrNotFound.
+	Delete(ctx context.Context, userID string) (*Ticket, error)
+	// Ticket returns a deletion ticket, or ErrNotFound.
+	Ticket(ctx context.Context, ticketID string) (*Ticket, error)
+	// CancelDeletion stops a deletion before its next step and gives the user back the status
+	// they had; steps already done are not undone. Returns ErrNotFound, or ErrConflict once the
+	// ticket is completed, failed or cancelled.
+	CancelDeletion(ctx context.Context, ticketID string) (*Ticket, error)
+
+	// Close stops the deletion worker, waits for it and for mail being sent, and returns nil.
+	// Unfinished tickets are resumed by the next Service on the same store. Close is
+	// idempotent; other methods keep working after it, but no deletion advances.
+	Close() error
+}
+
+// NewUser is the input of Service.Create. Empty fields take the defaults of User.Normalize.
+type NewUser struct {
+	Username                 string
+	Email                    string
+	Password                 string
+	Name                     string
+	Scope                    []string
+	Plan                     string
+	Vendor                   []string
+	AllowedPrivateComponents []string
+	OrgID                    string
+	Status                   Status
+	EmailVerified            bool
+	Metadata                 map[string]any
+}
+
+// Update is a patch for Service.Update: a nil field is left as it is. Metadata replaces the
+// whole object. Version, when set, must equal the user's current version (optimistic
+// concurrency); without it, concurrent updates are applied one after the other.
+type Update struct {
+	Username                 *string
+	Email                    *string
+	Password                 *string
+	Name                     *string
+	Scope                    *[]string
+	Plan                     *string
+	Vendor                   *[]string
+	AllowedPrivateComponents *[]string
+	OrgID                    *string
+	Status                   *Status
+	EmailVerified            *bool
+	Metadata                 *map[string]any
+	Version                  *int64
+}
+
+// PasswordChange is the input of Service.ChangePassword.
+type PasswordChange struct {
+	UserID      string
+	OldPassword string
+	NewPassword string
+	KeepToken   string // the session to keep, usually the caller's own; "" revokes every session
+}
+
+// Session is a signed-in user and their bearer token. The token is shown this once: only its
+// digest is stored.
+type Session struct {
+	Token   string    `json:"token"`
+	User    *User     `json:"user"`
+	Expires time.Time `json:"expires"`
+}
+
+// Config configures a Service. The zero Config means safe defaults; every field is optional.
+type Config struct {
+	// Now is the clock; default time.Now. Tests set it to control expiry, throttling and
+	// back-off.
+	Now func() time.Time
+	// Logger receives operational logs, never a secret. Default: silent.
+	Logger *slog.Logger
+	// OnEvent, when set, is called synchronously for each Event; it must be quick and safe
+	// for concurrent use.
+	OnEvent func(Event)
+	// Mailer delivers password-reset codes. Without one, ForgotPassword returns ErrInternal.
+	Mailer Mailer
+
+	// Argon2 sets the argon2id parameters of new hashes. Default: OWASP's m=19 MiB, t=2, p=1,
+	// 16-byte salt, 32-byte key. A stored hash with other parameters is rehashed after the
+	// next successful sign-in.
+	Argon2 *argon2id.Params
+	// Hasher replaces the argon2id hasher (Argon2 is then ignored). For tests and migration.
+	Hasher Hasher
+	// MaxConcurrentHashes bounds the hashes computed at once; callers beyond it wait, and
+	// give up when their context ends. Default: GOMAXPROCS.
+	MaxConcurrentHashes int
+	// Passwords is the password policy.
+	Passwords PasswordPolicy
+	// Throttle is the per-account sign-in throttle.
+	Throttle Throttle
+
+	// SessionTTL is the lifetime of a bearer token; default 30 days.
+	SessionTTL time.Duration
+	// ResetCodeTTL is the lifetime of a password-reset code; default 1 hour.
+	ResetCodeTTL time.Duration
+
+	// DeletionSteps are the app's own steps, run in order after the user's credentials are
+	// revoked and before the user record is removed. Each must be idempotent: after a crash or
+	// a failure it runs again. Names must be unique and stable across restarts: a ticket
+	// records the names it will run.
+	DeletionSteps []DeletionStep
+	// DeletionAttempts is how many times a failing step is tried before the ticket fails;
+	// default 5. Between attempts the worker waits DeletionBackoff, doubling each time up to
+	// one hour; default 1 second.
+	DeletionAttempts int
+	DeletionBackoff  time.Duration
+	// TicketLease is how long a worker holds a ticket before another may take it over;
+	// default 1 minute. A step must finish well within it.
+	TicketLease time.Duration
+	// PollInterval is how often the worker looks for tickets it was not told about (retries
+	// coming due, tickets of other processes, expired leases); default 1 second.
+	PollInterval time.Duration
+	// NoWorker disables this Service's deletion worker: tickets are then run by another
+	// process sharing the store.
+	NoWorker bool
+}
+
+// DeletionStep is one of the app's steps in deleting a user: for example removing the user's
+// data from the app's own tables. Run must be idempotent.
+type DeletionStep struct {
+	Name string
+	Run  func(ctx context.Context, userID string) error
+}
+
+// Event reports something that happened, for auditing and metrics. It carries no secret.
+type Event struct {
+	Type     EventType
+	Time     time.Time
+	UserID   string // empty when the user is unknown (e.g. a failed sign-in for no account)
+	Username string // the username given, for sign-in events
+	TicketID string // for deletion events
+	Step     string // for deletion step events
+}
+
+// EventType names an Event.
+type EventType string
+
+// The event types.
+const (
+	EventUserCreated       EventType = "user.created"
+	EventUserUpdated       EventType = "user.updated"
+	EventSignedIn          EventType = "user.signed-in"
+	EventSignInFailed      EventType = "user.sign-in-failed"
+	EventSignedOut         EventType = "user.signed-out"
+	EventPasswordChanged   EventType = "password.changed"
+	EventPasswordReset     EventType = "password.reset"
+	EventPasswordForgot    EventType = "password.forgot"
+	EventSessionsRevoked   EventType = "sessions.revoked"
+	EventDeletionStarted   EventType = "deletion.started"
+	EventDeletionStep      EventType = "deletion.step"
+	EventDeletionCompleted EventType = "deletion.completed"
+	EventDeletionFailed    EventType = "deletion.failed"
+	EventDeletionCancelled EventType = "deletion.cancelled"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionTTL       = 30 * 24 * time.Hour
+	DefaultResetCodeTTL     = time.Hour
+	DefaultDeletionAttempts = 5
+	DefaultDeletionBackoff  = time.Second
+	DefaultTicketLease      = time.Minute
+	DefaultPollInterval     = time.Second
+)
+
+// DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
+// parallelism 1, a 16-byte salt and a 32-byte key.
+func DefaultArgon2() *argon2id.Params {
+	return &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// service implements Service.
+type service struct {
+	store    Store
+	cfg      Config
+	log      *slog.Logger
+	hasher   Hasher
+	hashSem  chan struct{}
+	dummy    string // a hash of a random password, verified when there is no user to verify
+	throttle *throttle
+	workerID string
+
+	wake      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex // orders sendMail's wg.Add before Close's wg.Wait
+	stopWork  context.CancelFunc
+	workCtx   context.Context
+	wg        sync.WaitGroup
+}
+
+var _ Service = (*service)(nil)
+
+// New returns a Service over store, configured by cfg, and starts its deletion worker (unless
+// cfg.NoWorker), which resumes any unfinished ticket in the store. Call Close to stop it.
+// Returns ErrInvalid for a configuration it cannot use.
+func New(store Store, cfg Config) (Service, error) {
+	if store == nil {
+		return nil, invalid("store", "is required")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &service{
+		store:    store,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		hasher:   cfg.Hasher,
+		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		throttle: newThrottle(cfg.Throttle),
+		workerID: uuid.NewString(),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	dummy, err := s.hasher.Hash(randomSecret())
+	if err != nil {
+		return nil, internal(err)
+	}
+	s.dummy = dummy
+	s.workCtx, s.stopWork = context.WithCancel(context.Background())
+	if !cfg.NoWorker {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s, nil
+}
+
+func (c *Config) setDefaults() error {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Hasher == nil {
+		p := c.Argon2
+		if p == nil {
+			p = DefaultArgon2()
+		}
+		if p.Memory == 0 || p.Iterations == 0 || p.Parallelism == 0 || p.SaltLength < 8 || p.KeyLength < 16 {
+			return invalid("Argon2", "needs memory, iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more")
+		}
+		c.Hasher = NewArgon2idHasher(p)
+	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if err := c.Passwords.setDefaults(); err != nil {
+		return err
+	}
+	c.Throttle.setDefaults()
+	setDefault(&c.SessionTTL, DefaultSessionTTL)
+	setDefault(&c.ResetCodeTTL, DefaultResetCodeTTL)
+	setDefault(&c.DeletionAttempts, DefaultDeletionAttempts)
+	setDefault(&c.DeletionBackoff, DefaultDeletionBackoff)
+	setDefault(&c.TicketLease, DefaultTicketLease)
+	setDefault(&c.PollInterval, DefaultPollInterval)
+	seen := map[string]bool{stepRevokeCredentials: true, stepRemoveUser: true}
+	for _, st := range c.DeletionSteps {
+		if st.Name == "" || st.Run == nil || seen[st.Name] {
+			return invalid("DeletionSteps", "each step needs a unique name (not a built-in one) and a Run function")
+		}
+		seen[st.Name] = true
+	}
+	return nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// now returns the configured clock's time in canonical form.
+func (s *service) now() time.Time { return CanonicalTime(s.cfg.Now()) }
+
+func (s *service) emit(e Event) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	s.cfg.OnEvent(e)
+}
+
+// storeErr passes on the package's own errors and wraps anything else as internal, logging it.
+func (s *service) storeErr(ctx context.Context, op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s.log.ErrorContext(ctx, "users: store failed", "op", op, "err", err)
+	return internal(err)
+}
+
+func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
+	now := s.now()
+	u := &User{
+		ID:                       newID(),
+		Username:                 in.Username,
+		Email:                    in.Email,
+		Name:                     in.Name,
+		Scope:                    in.Scope,
+		Plan:                     in.Plan,
+		Vendor:                   in.Vendor,
+		AllowedPrivateComponents: in.AllowedPrivateComponents,
+		OrgID:                    in.OrgID,
+		Status:                   in.Status,
+		EmailVerified:            in.EmailVerified,
+		Metadata:                 in.Metadata,
+		Created:                  now,
+		Updated:                  now,
+	}
+	if err := u.Normalize(); err != nil {
+		return nil, err
+	}
+	if in.Password != "" {
+		if err := s.cfg.Passwords.Check(in.Password, u.Username, u.Email); err != nil {
+			return nil, err
+		}
+		hash, err := s.hash(ctx, in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = hash
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, s.storeErr(ctx, "create user", err)
+	}
+	s.emit(Event{Type: EventUserCreated, UserID: u.ID, Time: now})
+	return u, nil
+}
+
+func (s *service) Get(ctx context.Context, id string) (*User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get user", err)
+	}
+	return u, nil
+}
+
+func (s *service) GetByUsername(ctx context.Context, username string) (*User, error) {
+	u, err := s.store.GetUserByUsername(ctx, username)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get user by username", err)
+	}
+	return u, nil
+}
+
+func (s *service) List(ctx context.Context, q Query) ([]*User, int, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return nil, 0, err
+	}
+	page, err := s.store.ListUsers(ctx, q)
+	if err != nil {
+		return nil, 0, s.storeErr(ctx, "list users", err)
+	}
+	// A short first page is the whole result: no need to count.
+	if q.Offset == 0 && len(page) < q.Limit {
+		return page, len(page), nil
+	}
+	total, err := s.store.CountUsers(ctx, q)
+	if err != nil {
+		return nil, 0, s.storeErr(ctx, "count users", err)
+	}
+	return page, total, nil
+}
+
+func (s *service) Count(ctx context.Context, q Query) (int, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.store.CountUsers(ctx, q)
+	if err != nil {
+		return 0, s.storeErr(ctx, "count users", err)
+	}
+	return n, nil
+}
+
+// maxUpdateRetries bounds how often Update re-reads a user whose version moved under it.
+const maxUpdateRetries = 10
+
+func (s *service) Update(ctx context.Context, id string, p Update) (*User, error) {
+	var hash string
+	for attempt := 0; ; attempt++ {
+		u, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return nil, s.storeErr(ctx, "get user", err)
+		}
+		if p.Version != nil && *p.Version != u.Version {
+			return nil, conflict("version", "the user has changed since it was read")
+		}
+		old := u.Clone()
+		if err := p.apply(u); err != nil {
+			return nil, err
+		}
+		if err := u.Normalize(); err != nil {
+			return nil, err
+		}
+		if u.Email != old.Email && Fold(u.Email) != Fold(old.Email) && p.EmailVerified == nil {
+			u.EmailVerified = false
+		}
+		if p.Password != nil {
+			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
+				return nil, err
+			}
+			if hash == "" {
+				if hash, err = s.hash(ctx, *p.Password); err != nil {
+					return nil, err
+				}
+			}
+			u.PasswordHash = hash
+		}
+		u.Updated = s.now()
+		revoke := revokeNone
+		switch {
+		case p.Password != nil:
+			revoke = revokeSessionsAndCodes
+		case u.Status != StatusActive && old.Status == StatusActive:
+			revoke = revokeSessionsAndCodes
+		}
+		err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+			if u.Status == StatusActive && old.Status != StatusActive {
+				if t, err := inProgressTicket(ctx, tx, id); err != nil {
+					return err
+				} else if t != nil {
+					return conflict("status", "the user is being deleted")
+				}
+			}
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			return revoke.apply(ctx, tx, u.ID, "")
+		})
+		if isStale(err) && p.Version == nil && attempt < maxUpdateRetries {
+			continue
+		}
+		if err != nil {
+			return nil, s.storeErr(ctx, "update user", err)
+		}
+		s.emit(Event{Type: EventUserUpdated, UserID: u.ID})
+		if p.Password != nil {
+			s.throttle.reset(u.Username)
+			s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+		}
+		if revoke != revokeNone {
+			s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID})
+		}
+		return u, nil
+	}
+}
+
+// isStale reports whether err is a version clash rather than a uniqueness one.
+func isStale(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeConflict && e.Field != "username" && e.Field != "email" && e.Field != "status"
+}
+
+// apply sets the fields p carries on u.
+func (p *Update) apply(u *User) error {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&u.Username, p.Username)
+	set(&u.Email, p.Email)
+	set(&u.Name, p.Name)
+	set(&u.Plan, p.Plan)
+	set(&u.OrgID, p.OrgID)
+	if p.Email != nil && *p.Email == "" {
+		return invalid("email", "must not be empty")
+	}
+	if p.Scope != nil {
+		u.Scope = append([]string(nil), (*p.Scope)...)
+		if len(u.Scope) == 0 {
+			return invalid("scope", "must have at least one role")
+		}
+	}
+	if p.Vendor != nil {
+		u.Vendor = append([]string(nil), (*p.Vendor)...)
+	}
+	if p.AllowedPrivateComponents != nil {
+		u.AllowedPrivateComponents = append([]string(nil), (*p.AllowedPrivateComponents)...)
+	}
+	if p.Status != nil {
+		if !p.Status.Valid() {
+			return invalid("status", "must be one of pending, active, disabled")
+		}
+		u.Status = *p.Status
+	}
+	if p.EmailVerified != nil {
+		u.EmailVerified = *p.EmailVerified
+	}
+	if p.Metadata != nil {
+		u.Metadata = *p.Metadata
+	}
+	return nil
+}
+
+// newID returns a time-ordered UUID (version 7).
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		panic("users: no randomness for a UUID: " + err.Error())
+	}
+	return id.String()
+}
