@@ -117,7 +117,7 @@ func userIDOf(u *User) string {
 // the user exists, and rehashes a hash with outdated parameters on success.
 func (s *service) checkPassword(ctx context.Context, username, password string) (*User, error) {
 	username = strings.TrimSpace(username)
-	key := Fold(username)
+	key := throttleKey(username)
 	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
 		return nil, &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
 	}
@@ -292,22 +292,28 @@ func (t *Throttle) setDefaults() {
 type throttle struct {
 	cfg     Throttle
 	mu      sync.Mutex
-	entries map[string]*list.Element
+	entries map[Digest]*list.Element
 	order   *list.List // of *throttleEntry, most recent failure at the front
 }
 
 type throttleEntry struct {
-	key      string
+	key      Digest
 	failures int
 	until    time.Time
 }
 
 func newThrottle(cfg Throttle) *throttle {
-	return &throttle{cfg: cfg, entries: make(map[string]*list.Element), order: list.New()}
+	return &throttle{cfg: cfg, entries: make(map[Digest]*list.Element), order: list.New()}
+}
+
+// throttleKey is the key of a username in the throttle: the digest of its folded form, so
+// that every entry has the same small size whatever a client sends.
+func throttleKey(username string) Digest {
+	return sha256.Sum256([]byte(Fold(strings.TrimSpace(username))))
 }
 
 // wait returns how long key is locked out at now, or 0.
-func (t *throttle) wait(key string, now time.Time) time.Duration {
+func (t *throttle) wait(key Digest, now time.Time) time.Duration {
 	if t.cfg.MaxFailures < 0 {
 		return 0
 	}
@@ -322,7 +328,7 @@ func (t *throttle) wait(key string, now time.Time) time.Duration {
 }
 
 // fail records a failure for key at now.
-func (t *throttle) fail(key string, now time.Time) {
+func (t *throttle) fail(key Digest, now time.Time) {
 	if t.cfg.MaxFailures < 0 {
 		return
 	}
@@ -355,8 +361,7 @@ func (t *throttle) fail(key string, now time.Time) {
 }
 
 // reset forgets key's failures.
-func (t *throttle) reset(key string) {
-	key = Fold(key)
+func (t *throttle) reset(key Digest) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if el, ok := t.entries[key]; ok {

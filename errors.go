@@ -41,7 +41,7 @@ var ErrWrongPassword = &Error{Code: CodeInvalid, Message: "the current password 
 // password, hash, token or code. Field names the input at fault, if any. Cause is the underlying
 // error, kept for logs and errors.Is/As; it is not meant for clients.
 //
-// errors.Is(err, ErrX) is true for any *Error whose Code equals ErrX's Code.
+// errors.Is(err, ErrX) is true for any *Error whose Code equals the Code of the sentinel ErrX.
 type Error struct {
 	Code       Code
 	Message    string
@@ -62,11 +62,21 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Is reports whether target is an *Error with the same code, so that errors.Is(err, ErrNotFound)
-// matches every not-found error whatever its message.
+// Is reports whether target is the sentinel of e's code, so that errors.Is(err, ErrNotFound)
+// matches every not-found error whatever its message. A more specific error such as
+// ErrWrongPassword matches only itself (and its code's sentinel).
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return target != nil && sentinels[e.Code] == target
+}
+
+var sentinels = map[Code]error{
+	CodeInvalid:      ErrInvalid,
+	CodeNotFound:     ErrNotFound,
+	CodeConflict:     ErrConflict,
+	CodeUnauthorized: ErrUnauthorized,
+	CodeForbidden:    ErrForbidden,
+	CodeThrottled:    ErrThrottled,
+	CodeInternal:     ErrInternal,
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, CodeInternal for any other

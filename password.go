@@ -153,7 +153,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if err != nil {
 		return s.storeErr(ctx, "get user", err)
 	}
-	key := Fold(u.Username)
+	key := throttleKey(u.Username)
 	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
 		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
 	}
@@ -245,7 +245,7 @@ func (s *service) setPasswordWith(ctx context.Context, userID, password, keepTok
 	if err != nil {
 		return s.storeErr(ctx, "set password", err)
 	}
-	s.throttle.reset(username)
+	s.throttle.reset(throttleKey(username))
 	s.emit(Event{Type: EventSessionsRevoked, UserID: userID})
 	return nil
 }

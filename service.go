@@ -51,8 +51,8 @@ type Service interface {
 	// Count returns how many users q's conditions select. Returns ErrInvalid for a bad query.
 	Count(ctx context.Context, q Query) (int, error)
 	// Update applies the fields p sets and leaves the rest. A password in p is checked against
-	// the policy, hashed, and revokes the user's sessions and codes; a status other than active
-	// revokes the user's sessions. Returns ErrNotFound, ErrInvalid naming the field, or
+	// the policy, hashed, and revokes the user's sessions and codes; a change of status to
+	// other than active revokes every session, code and API key of the user. Returns ErrNotFound, ErrInvalid naming the field, or
 	// ErrConflict for a taken username or e-mail, for p.Version not matching, or while the user
 	// is being deleted.
 	Update(ctx context.Context, id string, p Update) (*User, error)
@@ -77,15 +77,17 @@ type Service interface {
 	// policy refuses, in which case the code stays usable.
 	ResetPassword(ctx context.Context, code, password string) error
 
-	// Delete starts deleting the user and returns the ticket at once; from then on the user
-	// cannot sign in or authenticate. A worker runs the deletion steps (see Config). Deleting
-	// a user already being deleted returns the ticket in progress. Returns ErrNotFound.
+	// Delete starts deleting the user and returns the ticket at once. In the same transaction
+	// the user is disabled and every token, code and API key of theirs revoked, so from then on
+	// they can neither sign in nor authenticate. A worker runs the deletion steps (see Config).
+	// Deleting a user already being deleted returns the ticket in progress. Returns ErrNotFound.
 	Delete(ctx context.Context, userID string) (*Ticket, error)
 	// Ticket returns a deletion ticket, or ErrNotFound.
 	Ticket(ctx context.Context, ticketID string) (*Ticket, error)
 	// CancelDeletion stops a deletion before its next step and gives the user back the status
-	// they had; steps already done are not undone. Returns ErrNotFound, or ErrConflict once the
-	// ticket is completed, failed or cancelled.
+	// they had; steps already done are not undone, and revoked credentials stay revoked (the
+	// user signs in again). Returns ErrNotFound, or ErrConflict once the ticket is completed,
+	// failed or cancelled.
 	CancelDeletion(ctx context.Context, ticketID string) (*Ticket, error)
 
 	// Close stops the deletion worker, waits for it and for mail being sent, and returns nil.
@@ -503,9 +505,9 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		u.Updated = s.now()
 		revoke := revokeNone
 		switch {
+		case u.Status != old.Status && u.Status != StatusActive:
+			revoke = revokeAll // disabling revokes API keys too
 		case p.Password != nil:
-			revoke = revokeSessionsAndCodes
-		case u.Status != StatusActive && old.Status == StatusActive:
 			revoke = revokeSessionsAndCodes
 		}
 		err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
@@ -529,7 +531,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		}
 		s.emit(Event{Type: EventUserUpdated, UserID: u.ID})
 		if p.Password != nil {
-			s.throttle.reset(u.Username)
+			s.throttle.reset(throttleKey(u.Username))
 			s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
 		}
 		if revoke != revokeNone {

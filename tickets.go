@@ -46,7 +46,10 @@ func (s *service) Delete(ctx context.Context, userID string) (*Ticket, error) {
 		u.Status = StatusDisabled
 		u.Updated = now
 		created = true
-		return tx.UpdateUser(ctx, u)
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return revokeAll.apply(ctx, tx, userID, "")
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, "start deletion", err)
