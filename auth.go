@@ -96,11 +96,11 @@ func activeErr(u *User) error {
 func (s *service) SignIn(ctx context.Context, username, password string) (*Session, error) {
 	u, err := s.checkPassword(ctx, username, password)
 	if err != nil {
-		s.emit(Event{Type: EventSignInFailed, Username: username, UserID: userIDOf(u)})
+		s.emit(failedSignIn(u))
 		return nil, err
 	}
 	if err := activeErr(u); err != nil {
-		s.emit(Event{Type: EventSignInFailed, Username: username, UserID: u.ID})
+		s.emit(failedSignIn(u))
 		return nil, err
 	}
 	sess, err := s.newSession(ctx, u)
@@ -111,11 +111,13 @@ func (s *service) SignIn(ctx context.Context, username, password string) (*Sessi
 	return sess, nil
 }
 
-func userIDOf(u *User) string {
+// failedSignIn is the event of a failed sign-in. It names the account only when there is one:
+// what was typed for an unknown username may be a password typed into the wrong box.
+func failedSignIn(u *User) Event {
 	if u == nil {
-		return ""
+		return Event{Type: EventSignInFailed}
 	}
-	return u.ID
+	return Event{Type: EventSignInFailed, UserID: u.ID, Username: u.Username}
 }
 
 // checkPassword verifies a username and password under the throttle, and returns the user

@@ -211,8 +211,8 @@ type DeletionStep struct {
 type Event struct {
 	Type     EventType
 	Time     time.Time
-	UserID   string // empty when the user is unknown (e.g. a failed sign-in for no account)
-	Username string // the username given, for sign-in events
+	UserID   string // empty when there is no such user (e.g. a failed sign-in for no account)
+	Username string // the account's username, for sign-in events of an existing account
 	TicketID string // for deletion events
 	Step     string // for deletion step events
 }

@@ -3,10 +3,10 @@
 // through a pollable ticket.
 //
 // The package holds the domain types (User, Token, Ticket, Query), the Store contract that
-// persistence implements (see the memory and sqlite subpackages), and the Service, built by New,
-// where every business rule lives. A trusted Go caller uses the Service directly; the pure
-// functions of the policy (Authorize) decide who may do what when the caller is not trusted,
-// and the httpadapter subpackage applies them to a REST API.
+// persistence implements (see the memory subpackage, and storetest for the suite every Store
+// passes), and the Service, built by New, where every business rule lives. A trusted Go caller
+// uses the Service directly; the pure functions of the policy (Authorize, AuthorizeUpdate)
+// decide who may do what when the caller is not trusted, for any transport.
 //
 // Secrets never leave the package: the password hash is not marshalled, and no error message,
 // log line or event carries a password, hash, token or code.
