@@ -9,25 +9,29 @@ import (
 // Store is the persistence contract. It holds no business rules: the Service normalises,
 // validates, hashes and decides; a Store keeps what it is given.
 //
-// Every method takes ctx first and is atomic on its own; Atomic runs several in one transaction.
-// Not found is ErrNotFound; a uniqueness or stale-version clash is ErrConflict. Values passed in
-// are copied, and values returned are the caller's own copies: mutating either never changes
-// the store. Every implementation is safe for concurrent use, and must pass storetest.Run,
+// Every method takes ctx first, returns ctx's error once ctx is done, and is atomic on its own;
+// Atomic runs several in one transaction. Not found is ErrNotFound; a uniqueness or
+// stale-version clash is ErrConflict. Values passed in are copied, and values returned are the
+// caller's own copies: mutating either never changes the store. A value comes back exactly as
+// it was stored: nil lists and metadata stay nil, zero times stay zero. Every implementation is safe for concurrent use, and must pass storetest.Run,
 // which also checks that all implementations answer every Query identically.
 type Store interface {
-	// CreateUser stores a new user with Version 1 and sets u.Version to 1. The user must carry
-	// an ID. Returns ErrConflict (Field "id", "username" or "email") when the ID, the folded
-	// username (see Fold) or the folded e-mail is already taken.
+	// CreateUser stores a new user with Version 1 and sets u.Version to 1. Returns ErrInvalid
+	// when u has no ID, and ErrConflict (Field "id", "username" or "email") when the ID, the
+	// folded username (see Fold) or the folded e-mail is already taken. An empty e-mail is not
+	// an address: any number of users may have none.
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns the user with this ID, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// GetUserByUsername returns the user whose username folds to Fold(username), or ErrNotFound.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
-	// GetUserByEmail returns the user whose e-mail folds to Fold(email), or ErrNotFound.
+	// GetUserByEmail returns the user whose e-mail folds to Fold(email), or ErrNotFound (always
+	// for "").
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser replaces the stored user with u when u.Version equals the stored version,
 	// storing Version+1 and setting u.Version to it. Returns ErrNotFound when there is no such
-	// user, and ErrConflict when the version is stale or the new username or e-mail is taken.
+	// user, and ErrConflict with Field "version" when the version is stale, or Field
+	// "username" or "email" when the new username or e-mail is taken.
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser removes the user and every token of theirs. Returns ErrNotFound when there is
 	// no such user. Tickets stay: they are the record of the deletion.
@@ -40,7 +44,7 @@ type Store interface {
 	CountUsers(ctx context.Context, q Query) (int, error)
 
 	// PutToken stores a new token. Returns ErrNotFound when its user does not exist and
-	// ErrConflict when a token with the same digest exists.
+	// ErrConflict when a token with the same digest is stored, expired or not.
 	PutToken(ctx context.Context, t *Token) error
 	// GetToken returns the token with this digest unless it has expired at now; ErrNotFound
 	// otherwise.
@@ -62,22 +66,23 @@ type Store interface {
 	CreateTicket(ctx context.Context, t *Ticket) error
 	// GetTicket returns the ticket with this ID, or ErrNotFound.
 	GetTicket(ctx context.Context, id string) (*Ticket, error)
-	// ListTickets returns the user's tickets, oldest first.
+	// ListTickets returns the user's tickets, oldest first (by Created, then ID).
 	ListTickets(ctx context.Context, userID string) ([]*Ticket, error)
 	// UpdateTicket replaces the stored ticket with t when t.Version equals the stored version,
 	// storing Version+1 and setting t.Version to it. Returns ErrNotFound or ErrConflict.
 	UpdateTicket(ctx context.Context, t *Ticket) error
-	// ClaimTicket leases the oldest claimable ticket to owner until the time until, and
-	// returns it with Owner, LeaseUntil and Version updated. A ticket is claimable when its
-	// status is in-progress, its lease has run out (LeaseUntil not after now) and its
-	// NextAttempt is not after now. Returns ErrNotFound when none is. Of concurrent claimants,
-	// only one gets a given ticket.
+	// ClaimTicket leases the oldest claimable ticket (by Created, then ID) to owner until the
+	// time until, and returns it with Owner, LeaseUntil and Version updated. A ticket is
+	// claimable when its status is in-progress, its lease has run out (LeaseUntil not after
+	// now) and its NextAttempt is not after now. Returns ErrNotFound when none is. Of
+	// concurrent claimants, only one gets a given ticket.
 	ClaimTicket(ctx context.Context, owner string, now, until time.Time) (*Ticket, error)
 
 	// Atomic runs fn in one transaction: fn's calls on tx see each other's writes, and either
-	// all of them take effect or, when fn returns an error or panics, none does. Atomic returns
-	// fn's error. Calling Atomic on tx runs the inner fn in the same transaction. tx must not
-	// be used after fn returns.
+	// all of them take effect or, when fn returns an error, none does and Atomic returns that
+	// error; when fn panics, none does and the panic goes on. Calling Atomic on tx runs the
+	// inner fn in the same transaction, as a savepoint: when the inner fn fails, its writes
+	// are undone and the outer fn may go on. tx must not be used after fn returns.
 	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 
