@@ -12,8 +12,10 @@ import (
 // Every method takes ctx first, returns ctx's error once ctx is done, and is atomic on its own;
 // Atomic runs several in one transaction. Not found is ErrNotFound; a uniqueness or
 // stale-version clash is ErrConflict. Values passed in are copied, and values returned are the
-// caller's own copies: mutating either never changes the store. A value comes back exactly as
-// it was stored: nil lists and metadata stay nil, zero times stay zero. Every implementation is safe for concurrent use, and must pass storetest.Run,
+// caller's own copies: mutating either never changes the store. A value comes back as it was
+// stored: nil lists and metadata stay nil, times come back canonical (see CanonicalTime) and
+// zero times stay zero. Conflicts name the field at fault: "id", "username", "email",
+// "version", or "token" for a digest. Every implementation is safe for concurrent use, and must pass storetest.Run,
 // which also checks that all implementations answer every Query identically.
 type Store interface {
 	// CreateUser stores a new user with Version 1 and sets u.Version to 1. Returns ErrInvalid
@@ -56,13 +58,13 @@ type Store interface {
 	// DeleteToken removes the token with this digest. Returns ErrNotFound when there is none.
 	DeleteToken(ctx context.Context, digest Digest) error
 	// DeleteUserTokens removes the user's tokens of the given kinds (every kind when none is
-	// given) and returns how many it removed.
+	// given) and returns how many it removed: 0, and no error, for an unknown user.
 	DeleteUserTokens(ctx context.Context, userID string, kinds ...TokenKind) (int, error)
 	// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
 	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
 
 	// CreateTicket stores a new deletion ticket with Version 1 and sets t.Version to 1.
-	// Returns ErrConflict when the ID is taken.
+	// Returns ErrInvalid when t has no ID and ErrConflict when the ID is taken.
 	CreateTicket(ctx context.Context, t *Ticket) error
 	// GetTicket returns the ticket with this ID, or ErrNotFound.
 	GetTicket(ctx context.Context, id string) (*Ticket, error)

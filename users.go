@@ -106,12 +106,26 @@ func (u *User) Clone() *User {
 	if u == nil {
 		return nil
 	}
-	c := *u
-	c.Scope = slices.Clone(u.Scope)
+	// The common case, a scope of one or two roles, is copied in the same allocation as the
+	// user. Capacity equals length, so an append by the caller copies instead of sharing.
+	var c *User
+	if n := len(u.Scope); n > 0 && n <= 2 {
+		b := &struct {
+			u     User
+			scope [2]string
+		}{u: *u}
+		copy(b.scope[:], u.Scope)
+		b.u.Scope = b.scope[:n:n]
+		c = &b.u
+	} else {
+		c = new(User)
+		*c = *u
+		c.Scope = slices.Clone(u.Scope)
+	}
 	c.Vendor = slices.Clone(u.Vendor)
 	c.AllowedPrivateComponents = slices.Clone(u.AllowedPrivateComponents)
 	c.Metadata = cloneJSONObject(u.Metadata)
-	return &c
+	return c
 }
 
 // cloneJSONObject deep-copies an object made of the types encoding/json decodes into.
