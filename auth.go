@@ -276,9 +276,9 @@ func (r revocation) apply(ctx context.Context, tx Store, userID, keepToken strin
 }
 
 // Throttle configures the per-account sign-in throttle. It counts failed password checks per
-// username (whether or not the account exists, so it reveals nothing); past MaxFailures each
-// further failure locks the username out for a delay that doubles from BaseDelay up to
-// MaxDelay. A successful sign-in or a password reset clears the count. Counts live in the
+// username (whether or not the account exists, so it reveals nothing); from the MaxFailures-th
+// failure on, each failure locks the username out for a delay that doubles from BaseDelay up
+// to MaxDelay. A successful sign-in or a password reset clears the count. Counts live in the
 // Service's memory, at most MaxTracked usernames (the least recently failed are forgotten
 // first), so they are per process.
 type Throttle struct {
@@ -357,10 +357,10 @@ func (t *throttle) fail(key Digest, now time.Time) {
 	}
 	e := el.Value.(*throttleEntry)
 	e.failures++
-	if over := e.failures - t.cfg.MaxFailures; over > 0 {
+	if over := e.failures - t.cfg.MaxFailures; over >= 0 {
 		delay := t.cfg.MaxDelay
-		if over <= 32 {
-			delay = min(t.cfg.BaseDelay<<(over-1), t.cfg.MaxDelay)
+		if over < 32 {
+			delay = min(t.cfg.BaseDelay<<over, t.cfg.MaxDelay)
 		}
 		if delay <= 0 { // overflow
 			delay = t.cfg.MaxDelay

@@ -511,11 +511,11 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			revoke = revokeSessionsAndCodes
 		}
 		err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-			if u.Status == StatusActive && old.Status != StatusActive {
+			if old.Status == StatusDisabled { // as every user being deleted is
 				if t, err := inProgressTicket(ctx, tx, id); err != nil {
 					return err
 				} else if t != nil {
-					return conflict("status", "the user is being deleted")
+					return conflict("", "the user is being deleted")
 				}
 			}
 			if err := tx.UpdateUser(ctx, u); err != nil {
@@ -544,7 +544,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 // isStale reports whether err is a version clash rather than a uniqueness one.
 func isStale(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Code == CodeConflict && e.Field != "username" && e.Field != "email" && e.Field != "status"
+	return errors.As(err, &e) && e.Code == CodeConflict && e.Field == "version"
 }
 
 // apply sets the fields p carries on u.
