@@ -202,6 +202,7 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 	if !wellFormed(token) {
 		return ErrUnauthorized
 	}
+	var userID string
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		t, err := tx.GetToken(ctx, DigestOf(token), s.cfg.Now())
 		if err != nil {
@@ -210,7 +211,7 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 		if t.Kind != TokenSession {
 			return ErrNotFound
 		}
-		s.emit(Event{Type: EventSignedOut, UserID: t.UserID})
+		userID = t.UserID
 		return tx.DeleteToken(ctx, t.Digest)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -219,6 +220,7 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 	if err != nil {
 		return s.storeErr(ctx, "delete token", err)
 	}
+	s.emit(Event{Type: EventSignedOut, UserID: userID})
 	return nil
 }
 

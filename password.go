@@ -278,6 +278,9 @@ type Mail struct {
 // String describes the mail without its code.
 func (m Mail) String() string { return string(m.Kind) + " mail to " + m.To }
 
+// GoString describes the mail without its code, for %#v.
+func (m Mail) GoString() string { return "users.Mail{" + m.String() + "}" }
+
 // LogValue logs the mail without its code.
 func (m Mail) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kind", string(m.Kind)), slog.String("to", m.To), slog.String("user", m.UserID))
@@ -340,12 +343,7 @@ func (s *service) sendMail(m Mail) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		select {
-		case mailSem <- struct{}{}:
-		case <-s.done:
-			s.log.Warn("users: mail not sent: service closed", "mail", m)
-			return
-		}
+		mailSem <- struct{}{} // not abandoned on Close: Close waits for accepted mail
 		defer func() { <-mailSem }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

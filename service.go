@@ -468,83 +468,94 @@ func (s *service) Count(ctx context.Context, q Query) (int, error) {
 	return n, nil
 }
 
-// maxUpdateRetries bounds how often Update re-reads a user whose version moved under it.
-const maxUpdateRetries = 10
-
 func (s *service) Update(ctx context.Context, id string, p Update) (*User, error) {
+	// Hash a new password before the transaction: hashing is slow, and a transaction may hold
+	// the store's write lock. The policy is checked here against the patched user, and again
+	// in the transaction in case the username or e-mail changed in between.
 	var hash string
-	for attempt := 0; ; attempt++ {
-		u, err := s.store.GetUser(ctx, id)
+	if p.Password != nil {
+		cur, err := s.store.GetUser(ctx, id)
 		if err != nil {
 			return nil, s.storeErr(ctx, "get user", err)
 		}
-		if p.Version != nil && *p.Version != u.Version {
-			return nil, conflict("version", "the user has changed since it was read")
-		}
-		old := u.Clone()
-		if err := p.apply(u); err != nil {
+		u, err := p.patched(cur)
+		if err != nil {
 			return nil, err
 		}
-		if err := u.Normalize(); err != nil {
+		if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
 			return nil, err
 		}
-		if u.Email != old.Email && Fold(u.Email) != Fold(old.Email) && p.EmailVerified == nil {
-			u.EmailVerified = false
+		if hash, err = s.hash(ctx, *p.Password); err != nil {
+			return nil, err
+		}
+	}
+	var u *User
+	revoke := revokeNone
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		revoke = revokeNone
+		cur, err := tx.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if p.Version != nil && *p.Version != cur.Version {
+			return conflict("version", "the user has changed since it was read")
+		}
+		if cur.Status == StatusDisabled { // as every user being deleted is
+			if t, err := inProgressTicket(ctx, tx, id); err != nil {
+				return err
+			} else if t != nil {
+				return conflict("", "the user is being deleted")
+			}
+		}
+		if u, err = p.patched(cur); err != nil {
+			return err
 		}
 		if p.Password != nil {
 			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
-				return nil, err
-			}
-			if hash == "" {
-				if hash, err = s.hash(ctx, *p.Password); err != nil {
-					return nil, err
-				}
+				return err
 			}
 			u.PasswordHash = hash
 		}
 		u.Updated = s.now()
-		revoke := revokeNone
 		switch {
-		case u.Status != old.Status && u.Status != StatusActive:
+		case u.Status != cur.Status && u.Status != StatusActive:
 			revoke = revokeAll // disabling revokes API keys too
 		case p.Password != nil:
 			revoke = revokeSessionsAndCodes
 		}
-		err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-			if old.Status == StatusDisabled { // as every user being deleted is
-				if t, err := inProgressTicket(ctx, tx, id); err != nil {
-					return err
-				} else if t != nil {
-					return conflict("", "the user is being deleted")
-				}
-			}
-			if err := tx.UpdateUser(ctx, u); err != nil {
-				return err
-			}
-			return revoke.apply(ctx, tx, u.ID, "")
-		})
-		if isStale(err) && p.Version == nil && attempt < maxUpdateRetries {
-			continue
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, s.storeErr(ctx, "update user", err)
-		}
-		s.emit(Event{Type: EventUserUpdated, UserID: u.ID})
-		if p.Password != nil {
-			s.throttle.reset(throttleKey(u.Username))
-			s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
-		}
-		if revoke != revokeNone {
-			s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID})
-		}
-		return u, nil
+		return revoke.apply(ctx, tx, u.ID, "")
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, "update user", err)
 	}
+	s.emit(Event{Type: EventUserUpdated, UserID: u.ID})
+	if p.Password != nil {
+		s.throttle.reset(throttleKey(u.Username))
+		s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	}
+	if revoke != revokeNone {
+		s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID})
+	}
+	return u, nil
 }
 
-// isStale reports whether err is a version clash rather than a uniqueness one.
-func isStale(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == CodeConflict && e.Field == "version"
+// patched returns a copy of cur with p applied, normalised and validated. A new e-mail
+// address is unverified unless p says otherwise.
+func (p *Update) patched(cur *User) (*User, error) {
+	u := cur.Clone()
+	if err := p.apply(u); err != nil {
+		return nil, err
+	}
+	if err := u.Normalize(); err != nil {
+		return nil, err
+	}
+	if Fold(u.Email) != Fold(cur.Email) && p.EmailVerified == nil {
+		u.EmailVerified = false
+	}
+	return u, nil
 }
 
 // apply sets the fields p carries on u.

@@ -1,0 +1,124 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/gousers/users"
+	"github.com/gousers/users/memory"
+)
+
+// A Service over the in-memory store: create a user, sign in, and authenticate the bearer
+// token.
+func ExampleNew() {
+	ctx := context.Background()
+	svc, err := users.New(memory.New(), users.Config{
+		// Cheap hashing keeps the example fast; leave Argon2 nil in production for OWASP's
+		// parameters.
+		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+
+	u, err := svc.Create(ctx, users.NewUser{Username: " Alice@Example.com ", Password: "correct horse battery staple"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("created:", u.Username, u.Email, u.Scope, u.Status)
+
+	_, err = svc.SignIn(ctx, "alice@example.com", "wrong password")
+	fmt.Println("wrong password:", err, errors.Is(err, users.ErrUnauthorized))
+
+	session, err := svc.SignIn(ctx, "alice@example.com", "correct horse battery staple")
+	if err != nil {
+		log.Fatal(err)
+	}
+	who, err := svc.Authenticate(ctx, session.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("authenticated:", who.Username, who.ID == u.ID)
+
+	_ = svc.SignOut(ctx, session.Token)
+	_, err = svc.Authenticate(ctx, session.Token)
+	fmt.Println("after sign-out:", errors.Is(err, users.ErrUnauthorized))
+	// Output:
+	// created: Alice@Example.com Alice@Example.com [user] active
+	// wrong password: wrong username or password true
+	// authenticated: Alice@Example.com true
+	// after sign-out: true
+}
+
+// Validation errors name the field at fault.
+func ExampleError() {
+	svc, err := users.New(memory.New(), users.Config{NoWorker: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+
+	_, err = svc.Create(context.Background(), users.NewUser{Username: "alice"})
+	var e *users.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Code, e.Field, errors.Is(err, users.ErrInvalid))
+	}
+	fmt.Println(err)
+	// Output:
+	// invalid username true
+	// username: must be an e-mail address
+}
+
+// A query selects with conditions, sorts and pages; List also returns the total.
+func ExampleQuery() {
+	ctx := context.Background()
+	svc, err := users.New(memory.New(), users.Config{NoWorker: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+	for _, in := range []users.NewUser{
+		{Username: "ann@example.com", Name: "Ann", Plan: "pro"},
+		{Username: "bob@example.com", Name: "Bob", Plan: "free"},
+		{Username: "cid@example.org", Name: "Cid", Plan: "pro"},
+		{Username: "dee@example.com", Name: "Dee", Plan: "pro", Status: users.StatusDisabled},
+	} {
+		if _, err := svc.Create(ctx, in); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	page, total, err := svc.List(ctx, users.Query{
+		Conditions: []users.Condition{
+			{Field: "plan", Op: users.OpEq, Value: "pro"},
+			{Field: "email", Op: users.OpLike, Value: "%@EXAMPLE.%"},
+		},
+		Sort:  []users.Sort{{Field: "name", Desc: true}},
+		Limit: 2,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, u := range page {
+		fmt.Println(u.Name, u.Username, u.Status)
+	}
+	fmt.Println("total:", total)
+	// Output:
+	// Dee dee@example.com disabled
+	// Cid cid@example.org active
+	// total: 3
+}
+
+func ExampleLike() {
+	fmt.Println(users.Like("alice@example.com", "%@example.___"))
+	fmt.Println(users.Like("100%", `100\%`))
+	fmt.Println(users.Like("1000", `100\%`))
+	// Output:
+	// true
+	// true
+	// false
+}
