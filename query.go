@@ -2,8 +2,10 @@ package users
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -261,32 +263,23 @@ func metadataValue(field string, op Op, v any) (any, error) {
 		return v, nil
 	case string:
 		return v, nil
-	case float64:
-		f = v
-	case float32:
-		f = float64(v)
-	case int:
-		f = float64(v)
-	case int8:
-		f = float64(v)
-	case int16:
-		f = float64(v)
-	case int32:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case uint:
-		f = float64(v)
-	case uint8:
-		f = float64(v)
-	case uint16:
-		f = float64(v)
-	case uint32:
-		f = float64(v)
-	case uint64:
-		f = float64(v)
+	case json.Number:
+		var err error
+		if f, err = v.Float64(); err != nil {
+			return nil, invalid("filter", "%s takes a finite number", field)
+		}
 	default:
-		return nil, invalid("filter", "%s takes a string, number, bool or null", field)
+		// Any Go integer or float kind is compared as the float64 JSON decodes numbers into.
+		switch rv := reflect.ValueOf(v); {
+		case rv.CanInt():
+			f = float64(rv.Int())
+		case rv.CanUint():
+			f = float64(rv.Uint())
+		case rv.CanFloat():
+			f = rv.Float()
+		default:
+			return nil, invalid("filter", "%s takes a string, number, bool or null", field)
+		}
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, invalid("filter", "%s takes a finite number", field)
