@@ -289,8 +289,8 @@ func (m Mail) LogValue() slog.Value {
 // errNoMailer is ForgotPassword's answer, for every address, when mail cannot be sent.
 var errNoMailer = &Error{Code: CodeInternal, Message: "password reset by e-mail is not configured"}
 
-// maxMailsInFlight bounds the mails being sent at once.
-const maxMailsInFlight = 64
+// maxBackgroundJobs bounds the background jobs (such as mails) run at once by one Service.
+const maxBackgroundJobs = 64
 
 func (s *service) ForgotPassword(ctx context.Context, email string) error {
 	email, err := NormalizeEmail(email)
@@ -300,12 +300,22 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 	if s.cfg.Mailer == nil {
 		return errNoMailer
 	}
+	// Everything that depends on whether the address is known happens in the background, so
+	// that neither the answer nor its timing tells.
+	s.background(func(ctx context.Context) { s.mailResetCode(ctx, email) })
+	return nil
+}
+
+// mailResetCode issues a reset code to the active user with this e-mail address, if there is
+// one, voiding earlier codes, and mails it.
+func (s *service) mailResetCode(ctx context.Context, email string) {
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) || (err == nil && u.Status != StatusActive) {
-		return nil // the same answer as for an address we know
+		return
 	}
 	if err != nil {
-		return s.storeErr(ctx, "get user by email", err)
+		_ = s.storeErr(ctx, "get user by email", err)
+		return
 	}
 	var code string
 	var exp time.Time
@@ -318,38 +328,39 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 		return err
 	})
 	if err != nil {
-		return s.storeErr(ctx, "put reset code", err)
+		_ = s.storeErr(ctx, "put reset code", err)
+		return
 	}
 	s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
-	s.sendMail(Mail{Kind: MailPasswordReset, To: u.Email, UserID: u.ID, Name: u.Name, Code: code, Expires: exp})
-	return nil
+	m := Mail{Kind: MailPasswordReset, To: u.Email, UserID: u.ID, Name: u.Name, Code: code, Expires: exp}
+	if err := s.cfg.Mailer.Send(ctx, m); err != nil {
+		s.log.ErrorContext(ctx, "users: mail not sent", "mail", m, "err", err)
+	}
 }
 
-// mailSem bounds concurrent deliveries; it is shared by every Service in the process, which
-// is harmless: it only protects the process from piling up goroutines.
-var mailSem = make(chan struct{}, maxMailsInFlight)
+// backgroundTimeout bounds each background job, such as sending one mail.
+const backgroundTimeout = time.Minute
 
-// sendMail delivers m in the background, so that the caller's answer and its timing do not
-// depend on delivery.
-func (s *service) sendMail(m Mail) {
+// background runs job in a goroutine, at most maxBackgroundJobs at once, so that the caller's
+// answer and its timing do not depend on it. Close waits for every job it accepted; after
+// Close, jobs are refused (and logged).
+func (s *service) background(job func(ctx context.Context)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-s.done:
-		s.log.Warn("users: mail not sent: service closed", "mail", m)
+		s.log.Warn("users: background work refused: the service is closed")
 		return
 	default:
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		mailSem <- struct{}{} // not abandoned on Close: Close waits for accepted mail
-		defer func() { <-mailSem }()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		s.jobSem <- struct{}{} // not abandoned on Close: Close waits for accepted jobs
+		defer func() { <-s.jobSem }()
+		ctx, cancel := context.WithTimeout(context.Background(), backgroundTimeout)
 		defer cancel()
-		if err := s.cfg.Mailer.Send(ctx, m); err != nil {
-			s.log.Error("users: mail not sent", "mail", m, "err", err)
-		}
+		job(ctx)
 	}()
 }
 

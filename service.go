@@ -68,8 +68,10 @@ type Service interface {
 	// SetPasswordByEmail is SetPassword for the user with this e-mail address.
 	SetPasswordByEmail(ctx context.Context, email, password string) error
 	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
-	// there is an active one. It answers the same whether or not there is: nil, or ErrInvalid
-	// for an address that is not an e-mail address, or ErrInternal when no Mailer is configured.
+	// there is an active one, voiding the user's earlier codes. It answers the same, in the
+	// same time, whether or not there is: nil, or ErrInvalid for an address that is not an
+	// e-mail address, or ErrInternal when no Mailer is configured. The look-up, the code and
+	// the mail happen in the background; Close waits for them.
 	ForgotPassword(ctx context.Context, email string) error
 	// ResetPassword sets a new password with a code from ForgotPassword, consuming the code,
 	// and revokes the user's sessions and other codes. Returns ErrInvalid (field "code") for
@@ -268,7 +270,8 @@ type service struct {
 	wake      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
-	mu        sync.Mutex // orders sendMail's wg.Add before Close's wg.Wait
+	mu        sync.Mutex    // orders background's wg.Add before Close's wg.Wait
+	jobSem    chan struct{} // bounds background jobs
 	stopWork  context.CancelFunc
 	workCtx   context.Context
 	wg        sync.WaitGroup
@@ -295,6 +298,7 @@ func New(store Store, cfg Config) (Service, error) {
 		throttle: newThrottle(cfg.Throttle),
 		workerID: uuid.NewString(),
 		wake:     make(chan struct{}, 1),
+		jobSem:   make(chan struct{}, maxBackgroundJobs),
 		done:     make(chan struct{}),
 	}
 	dummy, err := s.hasher.Hash(randomSecret())
