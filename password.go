@@ -254,6 +254,7 @@ func (s *service) setPasswordWith(ctx context.Context, userID, password, keepTok
 // that caused it has been decided, from a goroutine of the Service; it must be safe for
 // concurrent use. An error is logged (without the code) and not retried.
 type Mailer interface {
+	// Send delivers m, giving up when ctx ends. The error is only logged.
 	Send(ctx context.Context, m Mail) error
 }
 
