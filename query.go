@@ -288,7 +288,7 @@ func metadataValue(field string, op Op, v any) (any, error) {
 }
 
 // CanonicalTime returns t as every Store keeps it: in UTC, truncated to the microsecond,
-// without a monotonic clock reading.
+// without a monotonic clock reading. The zero time stays the zero time.
 func CanonicalTime(t time.Time) time.Time { return canonicalTime(t) }
 
 func canonicalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

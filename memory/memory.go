@@ -238,8 +238,8 @@ func (d *db) checkUnique(u *users.User) error {
 // storedUser returns the copy of u the store keeps: times in canonical form.
 func storedUser(u *users.User) *users.User {
 	c := u.Clone()
-	c.Created = canonical(c.Created)
-	c.Updated = canonical(c.Updated)
+	c.Created = users.CanonicalTime(c.Created)
+	c.Updated = users.CanonicalTime(c.Updated)
 	return c
 }
 
@@ -331,8 +331,8 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 		return users.ConflictError("token", "a token with this digest exists")
 	}
 	c := *t
-	c.Created = canonical(c.Created)
-	c.Expires = canonical(c.Expires)
+	c.Created = users.CanonicalTime(c.Created)
+	c.Expires = users.CanonicalTime(c.Expires)
 	s.setToken(c.Digest, &c)
 	return nil
 }
@@ -526,7 +526,7 @@ func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.T
 	}
 	c := oldest.Clone()
 	c.Owner = owner
-	c.LeaseUntil = canonical(until)
+	c.LeaseUntil = users.CanonicalTime(until)
 	c.Version++
 	s.setTicket(c.ID, c)
 	return c.Clone(), nil
@@ -543,19 +543,11 @@ func olderTicket(a, b *users.Ticket) int {
 // storedTicket returns the copy of t the store keeps: times in canonical form.
 func storedTicket(t *users.Ticket) *users.Ticket {
 	c := t.Clone()
-	c.Created = canonical(c.Created)
-	c.Updated = canonical(c.Updated)
-	c.NextAttempt = canonical(c.NextAttempt)
-	c.LeaseUntil = canonical(c.LeaseUntil)
+	c.Created = users.CanonicalTime(c.Created)
+	c.Updated = users.CanonicalTime(c.Updated)
+	c.NextAttempt = users.CanonicalTime(c.NextAttempt)
+	c.LeaseUntil = users.CanonicalTime(c.LeaseUntil)
 	return c
-}
-
-// canonical returns t as the store keeps it (see users.CanonicalTime); the zero time stays zero.
-func canonical(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return users.CanonicalTime(t)
 }
 
 // Transactions
