@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gousers/users"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// expiresValue returns a token's expiry as stored: NULL for never.
+func expiresValue(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+// PutToken stores t. It returns ErrNotFound when t's user does not exist and ErrConflict
+// (Field "token") when a token with the same digest exists, expired or not.
+func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
+	return s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, "INSERT INTO tokens (digest, kind, user_id, created, expires) VALUES (?, ?, ?, ?, ?)",
+			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), expiresValue(t.Expires))
+		switch {
+		case constraint(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return users.NotFoundError("user")
+		case isUnique(err):
+			return users.ConflictError("token", "a token with this digest exists")
+		}
+		return dbError(ctx, err)
+	})
+}
+
+// tokenColumns are the columns scanToken reads, in its order.
+const tokenColumns = "digest, kind, user_id, created, expires"
+
+func scanToken(r scanner) (*users.Token, error) {
+	var (
+		t       users.Token
+		digest  []byte
+		kind    string
+		created int64
+		expires sql.NullInt64
+	)
+	if err := r.Scan(&digest, &kind, &t.UserID, &created, &expires); err != nil {
+		return nil, err
+	}
+	copy(t.Digest[:], digest)
+	t.Kind = users.TokenKind(kind)
+	t.Created = fromMicros(created)
+	if expires.Valid {
+		t.Expires = fromMicros(expires.Int64)
+	}
+	return &t, nil
+}
+
+// foundToken returns the token a statement found, or ErrNotFound.
+func foundToken(ctx context.Context, r *sql.Row) (*users.Token, error) {
+	t, err := scanToken(r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, users.NotFoundError("token")
+	}
+	if err != nil {
+		return nil, dbError(ctx, err)
+	}
+	return t, nil
+}
+
+// GetToken returns the token with this digest unless it has expired at now; ErrNotFound
+// otherwise.
+func (s *Store) GetToken(ctx context.Context, digest users.Digest, now time.Time) (*users.Token, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return foundToken(ctx, s.reader().QueryRowContext(ctx,
+		"SELECT "+tokenColumns+" FROM tokens WHERE digest = ? AND (expires IS NULL OR expires > ?)",
+		digest[:], micros(now)))
+}
+
+// ConsumeToken removes and returns the token with this digest and kind unless it has expired
+// at now; ErrNotFound otherwise (and then nothing is removed). It is one DELETE … RETURNING
+// statement, so of concurrent calls for one token exactly one succeeds.
+func (s *Store) ConsumeToken(ctx context.Context, digest users.Digest, kind users.TokenKind, now time.Time) (t *users.Token, err error) {
+	err = s.write(ctx, func(q querier) error {
+		t, err = foundToken(ctx, q.QueryRowContext(ctx,
+			"DELETE FROM tokens WHERE digest = ? AND kind = ? AND (expires IS NULL OR expires > ?) RETURNING "+tokenColumns,
+			digest[:], string(kind), micros(now)))
+		return err
+	})
+	return t, err
+}
+
+// DeleteToken removes the token with this digest, expired or not, and returns ErrNotFound when
+// there is none.
+func (s *Store) DeleteToken(ctx context.Context, digest users.Digest) error {
+	return s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, "DELETE FROM tokens WHERE digest = ?", digest[:])
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		return oneRow(ctx, res, "token")
+	})
+}
+
+// DeleteUserTokens removes the user's tokens of the given kinds (every kind when none is
+// given) and returns how many it removed: 0, and no error, for an unknown user.
+func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...users.TokenKind) (int, error) {
+	query := "DELETE FROM tokens WHERE user_id = ?"
+	args := []any{userID}
+	if len(kinds) > 0 {
+		query += " AND kind IN (?" + strings.Repeat(", ?", len(kinds)-1) + ")"
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+	}
+	return s.deleteTokens(ctx, query, args...)
+}
+
+// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteTokens(ctx, "DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= ?", micros(now))
+}
+
+func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {
+	err = s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, query, args...)
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		m, err := res.RowsAffected()
+		n = int(m)
+		return dbError(ctx, err)
+	})
+	return n, err
+}

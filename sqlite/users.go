@@ -1,0 +1,369 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gousers/users"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// userColumns are the columns scanUser reads, in its order.
+const userColumns = `id, username, email, name, scope, vendor, allowed_private_components,
+	plan, org_id, status, email_verified, metadata, created, updated, version, password_hash`
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanUser reads the userColumns of one row.
+func scanUser(r scanner) (*users.User, error) {
+	var (
+		u                  users.User
+		scope, vendor, apc sql.NullString
+		metadata           sql.NullString
+		created, updated   int64
+		status             string
+		emailVerified      bool
+	)
+	if err := r.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &scope, &vendor, &apc,
+		&u.Plan, &u.OrgID, &status, &emailVerified, &metadata, &created, &updated, &u.Version,
+		&u.PasswordHash); err != nil {
+		return nil, err
+	}
+	u.Status = users.Status(status)
+	u.EmailVerified = emailVerified
+	u.Created, u.Updated = fromMicros(created), fromMicros(updated)
+	var err error
+	if u.Scope, err = decodeList(scope); err != nil {
+		return nil, err
+	}
+	if u.Vendor, err = decodeList(vendor); err != nil {
+		return nil, err
+	}
+	if u.AllowedPrivateComponents, err = decodeList(apc); err != nil {
+		return nil, err
+	}
+	if metadata.Valid {
+		if err := json.Unmarshal([]byte(metadata.String), &u.Metadata); err != nil {
+			return nil, fmt.Errorf("sqlite: metadata of user %s: %w", u.ID, err)
+		}
+	}
+	return &u, nil
+}
+
+// micros returns t as the store keeps it: microseconds since the Unix epoch, UTC, truncated
+// as users.CanonicalTime truncates.
+func micros(t time.Time) int64 { return users.CanonicalTime(t).UnixMicro() }
+
+// fromMicros is the inverse of micros.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// encodeList returns a list as its JSON array, or NULL for nil.
+func encodeList(l []string) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+func decodeList(s sql.NullString) ([]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
+		return nil, fmt.Errorf("sqlite: list column: %w", err)
+	}
+	return l, nil
+}
+
+// nullIfEmpty returns nil for "" and s otherwise: the folded e-mail is NULL when there is
+// none, so that the unique index lets any number of users have none.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// userValues returns the values of the user's columns in the order of the INSERT and UPDATE
+// statements below, from username to password_hash.
+func userValues(u *users.User) ([]any, error) {
+	scope, err := encodeList(u.Scope)
+	if err != nil {
+		return nil, err
+	}
+	vendor, err := encodeList(u.Vendor)
+	if err != nil {
+		return nil, err
+	}
+	apc, err := encodeList(u.AllowedPrivateComponents)
+	if err != nil {
+		return nil, err
+	}
+	var metadata any
+	if u.Metadata != nil {
+		b, err := json.Marshal(u.Metadata)
+		if err != nil {
+			return nil, &users.Error{Code: users.CodeInvalid, Field: "metadata", Message: "is not a JSON object", Cause: err}
+		}
+		metadata = string(b)
+	}
+	return []any{
+		u.Username, users.Fold(u.Username), u.Email, nullIfEmpty(users.Fold(u.Email)),
+		u.Name, users.Fold(u.Name), scope, vendor, apc, u.Plan, u.OrgID, string(u.Status),
+		u.EmailVerified, metadata, micros(u.Created), micros(u.Updated), u.PasswordHash,
+	}, nil
+}
+
+// CreateUser stores u with Version 1 and sets u.Version to 1. It returns ErrInvalid when u
+// has no ID, and ErrConflict (Field "id", "username" or "email") when the ID, the folded
+// username or the folded non-empty e-mail is taken.
+func (s *Store) CreateUser(ctx context.Context, u *users.User) error {
+	if u.ID == "" {
+		return &users.Error{Code: users.CodeInvalid, Field: "id", Message: "is required"}
+	}
+	vals, err := userValues(u)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(q querier) error {
+		var seq int64
+		err := q.QueryRowContext(ctx, `INSERT INTO users (id, username, username_folded, email,
+			email_folded, name, name_folded, scope, vendor, allowed_private_components, plan,
+			org_id, status, email_verified, metadata, created, updated, password_hash, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq`,
+			append([]any{u.ID}, vals...)...).Scan(&seq)
+		if isUnique(err) {
+			return uniqueConflict(ctx, q, u, true)
+		}
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		return indexUser(ctx, q, seq, u)
+	})
+	if err == nil {
+		u.Version = 1
+	}
+	return err
+}
+
+// uniqueConflict names the field of u that clashes with another user. It runs in the write
+// transaction where the clash happened, so what it reads is what the clash was with.
+func uniqueConflict(ctx context.Context, q querier, u *users.User, checkID bool) error {
+	var n int
+	if checkID {
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE id = ?", u.ID).Scan(&n); err != nil {
+			return dbError(ctx, err)
+		}
+		if n > 0 {
+			return users.ConflictError("id", "a user with this ID exists")
+		}
+	}
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE username_folded = ? AND id <> ?",
+		users.Fold(u.Username), u.ID).Scan(&n)
+	if err != nil {
+		return dbError(ctx, err)
+	}
+	if n > 0 {
+		return users.ConflictError("username", "the username is taken")
+	}
+	return users.ConflictError("email", "the e-mail address is taken")
+}
+
+// The lists of the user_lists table.
+const (
+	listScope  = 1
+	listVendor = 2
+)
+
+// The value types of the user_metadata table.
+const (
+	metaNull   = 0
+	metaBool   = 1
+	metaNumber = 2
+	metaString = 3
+	metaOther  = 4 // object or array: matches no condition but ne
+)
+
+// indexUser fills the index tables for the user stored at row seq.
+func indexUser(ctx context.Context, q querier, seq int64, u *users.User) error {
+	var b strings.Builder
+	var args []any
+	for _, l := range [...]struct {
+		list   int
+		values []string
+	}{{listScope, u.Scope}, {listVendor, u.Vendor}} {
+		for _, v := range l.values {
+			b.WriteString(",(?,?,?)")
+			args = append(args, l.list, v, seq)
+		}
+	}
+	if len(args) > 0 {
+		if _, err := q.ExecContext(ctx, "INSERT OR IGNORE INTO user_lists (list, value, seq) VALUES "+b.String()[1:], args...); err != nil {
+			return dbError(ctx, err)
+		}
+	}
+	b.Reset()
+	args = args[:0]
+	for k, v := range u.Metadata {
+		typ, val := metadataRow(v)
+		b.WriteString(",(?,?,?,?)")
+		args = append(args, seq, k, typ, val)
+	}
+	if len(args) > 0 {
+		if _, err := q.ExecContext(ctx, "INSERT INTO user_metadata (seq, key, type, value) VALUES "+b.String()[1:], args...); err != nil {
+			return dbError(ctx, err)
+		}
+	}
+	return nil
+}
+
+// metadataRow returns the type and the value of a metadata value as user_metadata keeps them.
+func metadataRow(v any) (typ int, val any) {
+	switch v := v.(type) {
+	case nil:
+		return metaNull, nil
+	case bool:
+		if v {
+			return metaBool, int64(1)
+		}
+		return metaBool, int64(0)
+	case float64:
+		return metaNumber, v
+	case json.Number:
+		if f, err := v.Float64(); err == nil {
+			return metaNumber, f
+		}
+	case string:
+		return metaString, v
+	}
+	return metaOther, nil
+}
+
+// GetUser returns the user with this ID, or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (*users.User, error) {
+	return s.getUser(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id)
+}
+
+// GetUserByUsername returns the user whose username folds to users.Fold(username), or
+// ErrNotFound.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (*users.User, error) {
+	return s.getUser(ctx, "SELECT "+userColumns+" FROM users WHERE username_folded = ?", users.Fold(username))
+}
+
+// GetUserByEmail returns the user whose e-mail folds to users.Fold(email), or ErrNotFound
+// (always for "").
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (*users.User, error) {
+	if email == "" {
+		if err := s.check(ctx); err != nil {
+			return nil, err
+		}
+		return nil, users.NotFoundError("user")
+	}
+	return s.getUser(ctx, "SELECT "+userColumns+" FROM users WHERE email_folded = ?", users.Fold(email))
+}
+
+func (s *Store) getUser(ctx context.Context, query string, arg any) (*users.User, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	u, err := scanUser(s.reader().QueryRowContext(ctx, query, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, users.NotFoundError("user")
+	}
+	if err != nil {
+		return nil, dbError(ctx, err)
+	}
+	return u, nil
+}
+
+// UpdateUser replaces the stored user with u when u.Version equals the stored version,
+// storing Version+1 and setting u.Version to it. It returns ErrNotFound when there is no user
+// with u.ID, and ErrConflict when the version is stale (Field "version") or the new username
+// or e-mail is another user's (Field "username" or "email").
+func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
+	vals, err := userValues(u)
+	if err != nil {
+		return err
+	}
+	var version int64
+	err = s.write(ctx, func(q querier) error {
+		var seq int64
+		err := q.QueryRowContext(ctx, `UPDATE users SET username = ?, username_folded = ?,
+			email = ?, email_folded = ?, name = ?, name_folded = ?, scope = ?, vendor = ?,
+			allowed_private_components = ?, plan = ?, org_id = ?, status = ?,
+			email_verified = ?, metadata = ?, created = ?, updated = ?, password_hash = ?,
+			version = version + 1
+			WHERE id = ? AND version = ? RETURNING seq, version`,
+			append(vals, u.ID, u.Version)...).Scan(&seq, &version)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return staleOrMissing(ctx, q, "users", "user", u.ID)
+		case isUnique(err):
+			return uniqueConflict(ctx, q, u, false)
+		case err != nil:
+			return dbError(ctx, err)
+		}
+		for _, table := range [...]string{"user_lists", "user_metadata"} {
+			if _, err := q.ExecContext(ctx, "DELETE FROM "+table+" WHERE seq = ?", seq); err != nil {
+				return dbError(ctx, err)
+			}
+		}
+		return indexUser(ctx, q, seq, u)
+	})
+	if err == nil {
+		u.Version = version
+	}
+	return err
+}
+
+// staleOrMissing explains why a versioned UPDATE of table changed no row: there is no row with
+// this id (ErrNotFound), or its version has moved on (ErrConflict, Field "version").
+func staleOrMissing(ctx context.Context, q querier, table, what, id string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE id = ?", id).Scan(&n); err != nil {
+		return dbError(ctx, err)
+	}
+	if n == 0 {
+		return users.NotFoundError(what)
+	}
+	return users.ConflictError("version", "the "+what+" was changed by someone else")
+}
+
+// DeleteUser removes the user and every token of theirs, and returns ErrNotFound when there is
+// no such user. The user's tickets stay.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.write(ctx, func(q querier) error {
+		// Tokens, list entries and metadata rows go with the user (ON DELETE CASCADE).
+		res, err := q.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		return oneRow(ctx, res, "user")
+	})
+}
+
+// isUnique reports whether err is a failed UNIQUE or PRIMARY KEY constraint.
+func isUnique(err error) bool {
+	c := constraint(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// oneRow returns ErrNotFound naming what when the statement changed no row.
+func oneRow(ctx context.Context, res sql.Result, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return dbError(ctx, err)
+	}
+	if n == 0 {
+		return users.NotFoundError(what)
+	}
+	return nil
+}
