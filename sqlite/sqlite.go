@@ -123,7 +123,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	d.write.SetMaxIdleConns(1)
 	d.write.SetConnMaxLifetime(0)
 	d.write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, d.write); err != nil {
+	if err := migrate(ctx, d.write, migrations); err != nil {
 		d.write.Close()
 		return nil, err
 	}
@@ -233,7 +233,22 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := s.db.read.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+	// VACUUM INTO only reads this database, but writes the new file, which a query_only
+	// connection may not: lift the setting on one read connection for the copy.
+	c, err := s.db.read.Conn(ctx)
+	if err != nil {
+		return dbError(ctx, err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "PRAGMA query_only = 0"); err != nil {
+		return dbError(ctx, err)
+	}
+	_, err = c.ExecContext(ctx, "VACUUM INTO ?", path)
+	if _, resetErr := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = 1"); resetErr != nil {
+		// Never hand a writable connection back to the read pool.
+		c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
 	return nil
@@ -388,9 +403,9 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations returns the embedded migrations in order of version.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// loadMigrations returns the migrations of fsys (migrations/*.sql) in order of version.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +417,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil || v != i+1 {
 			return nil, fmt.Errorf("sqlite: migration %s is out of sequence", base)
 		}
-		b, err := migrations.ReadFile(name)
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
@@ -414,7 +429,7 @@ func loadMigrations() ([]migration, error) {
 // SchemaVersion is the version of the newest schema this package knows: the number of its
 // migrations.
 var SchemaVersion = func() int {
-	m, err := loadMigrations()
+	m, err := loadMigrations(migrations)
 	if err != nil {
 		panic(err)
 	}
@@ -424,8 +439,8 @@ var SchemaVersion = func() int {
 // migrate brings the schema of db up to date, applying each missing migration in its own
 // transaction and recording it in the migrations table. Two processes opening one file at
 // once do not both apply a migration: each re-reads the version inside its write transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	ms, err := loadMigrations(fsys)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,290 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gousers/users"
+	"github.com/gousers/users/memory"
+)
+
+// TestDifferential holds the SQLite store to the memory store, the reference: a seeded random
+// population of users, then thousands of random queries (every operator on every field kind,
+// sorts, patterns, limits and offsets, AND and OR, and invalid ones) must get the same page,
+// in the same order, and the same count from both.
+func TestDifferential(t *testing.T) {
+	ctx := context.Background()
+	const seed = 20261123
+	rng := rand.New(rand.NewPCG(seed, seed))
+	gen := newPopulation(rng)
+
+	ref := memory.New()
+	got, _ := openFile(t, nil)
+	for i := range 400 {
+		u := gen.user(i)
+		require.NoError(t, ref.CreateUser(ctx, u.Clone()))
+		require.NoError(t, got.CreateUser(ctx, u.Clone()))
+	}
+	// Some updates, so that the index tables are rewritten, not only filled.
+	for i := 0; i < 400; i += 7 {
+		u, err := ref.GetUser(ctx, gen.id(i))
+		require.NoError(t, err)
+		fresh := gen.user(i + 1000)
+		fresh.ID, fresh.Version, fresh.Username, fresh.Email = u.ID, u.Version, u.Username, u.Email
+		require.NoError(t, ref.UpdateUser(ctx, fresh.Clone()))
+		require.NoError(t, got.UpdateUser(ctx, fresh.Clone()))
+	}
+
+	const queries = 4000
+	matched, errs, zero, all := 0, 0, 0, 0
+	for i := range queries {
+		q := gen.query()
+		desc := fmt.Sprintf("query %d: %+v", i, q)
+		wantPage, wantErr := ref.ListUsers(ctx, q)
+		gotPage, gotErr := got.ListUsers(ctx, q)
+		require.Equal(t, users.ErrorCode(wantErr), users.ErrorCode(gotErr), desc)
+		require.Equal(t, ids(wantPage), ids(gotPage), desc)
+		if wantErr == nil {
+			require.Equal(t, wantPage, gotPage, desc)
+		}
+		wantN, wantErr := ref.CountUsers(ctx, q)
+		gotN, gotErr := got.CountUsers(ctx, q)
+		require.Equal(t, users.ErrorCode(wantErr), users.ErrorCode(gotErr), desc)
+		require.Equal(t, wantN, gotN, desc)
+		if wantN > 0 && wantN < 400 {
+			matched++
+		}
+		if wantErr != nil {
+			errs++
+		} else if wantN == 0 {
+			zero++
+		} else if wantN == 400 {
+			all++
+		}
+	}
+	t.Logf("selective %d, invalid %d, none %d, all %d", matched, errs, zero, all)
+	// The generator must make queries that tell users apart, not only all-or-nothing ones.
+	require.GreaterOrEqual(t, matched, 1000, "too few queries that tell users apart")
+}
+
+func ids(page []*users.User) []string {
+	out := make([]string, len(page))
+	for i, u := range page {
+		out[i] = u.ID
+	}
+	return out
+}
+
+// population makes random users and random queries over the values they hold, so that
+// conditions often match some users but not all.
+type population struct {
+	rng   *rand.Rand
+	texts []string // names, plans, org IDs, roles and metadata strings, in mixed case
+	times []time.Time
+	nums  []float64
+}
+
+func newPopulation(rng *rand.Rand) *population {
+	base := time.Date(2025, 6, 1, 12, 0, 0, 500, time.UTC)
+	p := &population{rng: rng}
+	p.texts = []string{"", "a", "A", "ab", "Ab", "acme", "ACME", "Acme1", "acme2", "beta", "b%c", "b_c",
+		`back\slash`, "Ünïcödé", "ünïcödé", "straße", "STRASSE", "İstanbul", "ǅemal", "日本語", "Ω", "ω",
+		"with space", `quo"te`, "zz", "Z", "0", "10", "9"}
+	for i := range 12 {
+		p.times = append(p.times, base.Add(time.Duration(i*i)*time.Hour+time.Duration(i)*time.Microsecond))
+	}
+	p.nums = []float64{-1e9, -2.5, -1, 0, 0.5, 1, 2, 3, 10, 1e15}
+	return p
+}
+
+func (p *population) pick(s []string) string { return s[p.rng.IntN(len(s))] }
+
+func (p *population) id(i int) string { return fmt.Sprintf("id-%04d", i) }
+
+func (p *population) user(i int) *users.User {
+	r := p.rng
+	local := []string{"alice", "Bob", "carol", "DAVE", "eve", "Ünï", "straße", "x_y", "a%b"}[r.IntN(9)]
+	u := &users.User{
+		ID:            p.id(i),
+		Username:      fmt.Sprintf("%s.%d@%s", local, i, []string{"example.com", "Example.ORG", "acme.io"}[r.IntN(3)]),
+		Name:          p.pick(p.texts) + " " + p.pick(p.texts),
+		Plan:          p.pick(p.texts[:8]),
+		OrgID:         p.pick(p.texts[4:10]),
+		Status:        []users.Status{users.StatusActive, users.StatusPending, users.StatusDisabled}[r.IntN(3)],
+		EmailVerified: r.IntN(2) == 0,
+		Created:       p.times[r.IntN(len(p.times))],
+		Updated:       p.times[r.IntN(len(p.times))],
+	}
+	switch r.IntN(4) {
+	case 0: // no e-mail
+	case 1:
+		u.Email = fmt.Sprintf("Other.%d@Mail.example", i)
+	default:
+		u.Email = u.Username
+	}
+	u.Name = strings.TrimSpace(u.Name)
+	for range r.IntN(4) {
+		u.Scope = append(u.Scope, p.pick(p.texts[1:12]))
+	}
+	for range r.IntN(3) {
+		u.Vendor = append(u.Vendor, p.pick(p.texts[4:14]))
+	}
+	u.PasswordHash = "hash-" + u.ID
+	if r.IntN(5) > 0 {
+		u.Metadata = map[string]any{}
+		for _, k := range []string{"plan", "n", "flag", "x.y", `we"ird`} {
+			if r.IntN(3) > 0 {
+				u.Metadata[k] = p.metaValue()
+			}
+		}
+	}
+	// The store keeps what the Service gives it: normalized users.
+	require.NoError(nil, u.Normalize())
+	return u
+}
+
+func (p *population) metaValue() any {
+	switch p.rng.IntN(7) {
+	case 0:
+		return nil
+	case 1:
+		return p.rng.IntN(2) == 0
+	case 2, 3:
+		return p.nums[p.rng.IntN(len(p.nums))]
+	case 4:
+		return map[string]any{"k": "v"}
+	default:
+		return p.pick(p.texts)
+	}
+}
+
+var (
+	fields = []string{"id", "username", "email", "name", "plan", "status", "orgId", "scope", "vendor",
+		"emailVerified", "created", "updated", "metadata.plan", "metadata.n", "metadata.flag",
+		"metadata.x.y", `metadata.we"ird`, "metadata.missing"}
+	ops = []users.Op{users.OpEq, users.OpNe, users.OpGt, users.OpLt, users.OpGe, users.OpLe,
+		users.OpLike, users.OpBetween}
+	sortFields = []string{"id", "username", "email", "name", "plan", "status", "orgId",
+		"emailVerified", "created", "updated"}
+)
+
+func (p *population) query() users.Query {
+	r := p.rng
+	var q users.Query
+	for range r.IntN(4) {
+		q.Conditions = append(q.Conditions, p.condition())
+	}
+	q.Or = r.IntN(2) == 0
+	if r.IntN(4) == 0 {
+		q.Pattern = p.patternValue()
+	}
+	for range r.IntN(3) {
+		q.Sort = append(q.Sort, users.Sort{Field: sortFields[r.IntN(len(sortFields))], Desc: r.IntN(2) == 0})
+	}
+	if r.IntN(20) == 0 {
+		q.Sort = append(q.Sort, users.Sort{Field: "scope"}) // invalid
+	}
+	q.Limit = []int{0, 1, 5, 30, 1000}[r.IntN(5)]
+	q.Offset = []int{0, 0, 0, 3, 50, 390, 1000}[r.IntN(7)]
+	return q
+}
+
+func (p *population) condition() users.Condition {
+	r := p.rng
+	c := users.Condition{Field: fields[r.IntN(len(fields))], Op: ops[r.IntN(len(ops))]}
+	kind, _ := users.FieldKindOf(c.Field)
+	if r.IntN(10) > 0 { // mostly operators the field supports; the rest must be refused alike
+		switch kind {
+		case users.KindList:
+			c.Op = []users.Op{users.OpEq, users.OpNe, users.OpLike}[r.IntN(3)]
+		case users.KindBool:
+			c.Op = []users.Op{users.OpEq, users.OpNe}[r.IntN(2)]
+		case users.KindTime:
+			c.Op = ops[r.IntN(len(ops)-2)]
+		}
+	}
+	c.Value, c.To = p.value(kind, c.Field), p.value(kind, c.Field)
+	if kind == users.KindMetadata {
+		for range 10 { // a between of two values of one type, mostly
+			if fmt.Sprintf("%T", c.Value) == fmt.Sprintf("%T", c.To) {
+				break
+			}
+			c.To = p.value(kind, c.Field)
+		}
+	}
+	if c.Op == users.OpLike {
+		c.Value = p.likePattern()
+	}
+	if r.IntN(40) == 0 {
+		c.Value = 42 // the wrong type for most fields
+	}
+	return c
+}
+
+func (p *population) value(kind users.FieldKind, field string) any {
+	r := p.rng
+	switch kind {
+	case users.KindBool:
+		return []any{true, false, "true", "false"}[r.IntN(4)]
+	case users.KindTime:
+		t := p.times[r.IntN(len(p.times))]
+		if r.IntN(3) == 0 {
+			return t.Add(time.Duration(r.IntN(3)-1) * time.Microsecond).Format(time.RFC3339Nano)
+		}
+		return t
+	case users.KindMetadata:
+		return p.metaValue()
+	case users.KindFolded:
+		if field == "username" || r.IntN(2) == 0 {
+			return fmt.Sprintf("%s.%d@Example.com", []string{"alice", "BOB", "carol"}[r.IntN(3)], r.IntN(400))
+		}
+		return p.pick([]string{"", "other.5@mail.example", "m"})
+	case users.KindText:
+		if field == "id" {
+			return p.id(r.IntN(420))
+		}
+		if field == "status" {
+			return p.pick([]string{"active", "pending", "disabled", "Active"})
+		}
+	}
+	return p.pick(p.texts)
+}
+
+// likePattern returns a LIKE pattern built from the population's text, with wildcards and
+// escapes.
+func (p *population) likePattern() string {
+	r := p.rng
+	s := p.pick(p.texts)
+	switch r.IntN(6) {
+	case 0:
+		return "%" + s + "%"
+	case 1:
+		return s + "%"
+	case 2:
+		return "_" + s
+	case 3:
+		return `%\%%`
+	case 4:
+		return `%\_%`
+	}
+	return s
+}
+
+// patternValue returns a substring of the population's text, of any length.
+func (p *population) patternValue() string {
+	r := p.rng
+	s := p.pick(append(p.texts, "alice", "ice.1", "@example", "ÜNÏ", "ße.", ".org", "%", "_", `"`))
+	runes := []rune(s)
+	if len(runes) == 0 {
+		return ""
+	}
+	i := r.IntN(len(runes))
+	j := i + 1 + r.IntN(len(runes)-i)
+	return string(runes[i:j])
+}
