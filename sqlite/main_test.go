@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,8 +133,8 @@ func startChild(t *testing.T, name, role, dbPath string) *child {
 	return c
 }
 
-// next returns the child's next line, waiting until deadline. ok is false at EOF (the child
-// exited or was killed) — the test then fails unless eofOK.
+// next returns the child's next line, waiting until deadline, or ok false at EOF (the child
+// exited or was killed). It fails the test when the deadline passes first.
 func (c *child) next(t *testing.T, deadline <-chan time.Time, what string) (line string, ok bool) {
 	t.Helper()
 	select {
@@ -181,6 +182,16 @@ func (c *child) rest(t *testing.T) []string {
 		}
 		out = append(out, line)
 	}
+}
+
+// requireKilled requires that the child, which has exited, died of SIGKILL.
+func requireKilled(t *testing.T, c *child) {
+	t.Helper()
+	var exit *exec.ExitError
+	require.ErrorAs(t, c.wait(), &exit, "%s was killed", c.name)
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	require.True(t, status.Signaled() && status.Signal() == syscall.SIGKILL, "%s died of SIGKILL, not %v", c.name, exit)
 }
 
 // wait waits for the child to exit (after its stdout is drained or no longer read) and

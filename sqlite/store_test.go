@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -168,4 +170,76 @@ func TestCanceledContext(t *testing.T) {
 	_, err = s.ListUsers(ctx, users.Query{})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, s.Atomic(ctx, func(context.Context, users.Store) error { return nil }), context.Canceled)
+}
+
+// TestCreateUsers stores users in bulk, all or none: a clash with a stored user or within the
+// batch stores nothing and names the field.
+func TestCreateUsers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openFile(t, nil)
+	batch := make([]*users.User, 1200) // more than one INSERT statement
+	for i := range batch {
+		batch[i] = newUser(fmt.Sprintf("u%04d", i), fmt.Sprintf("bulk%d@example.com", i))
+		batch[i].Scope = []string{users.RoleUser, fmt.Sprintf("team%d", i%3)}
+	}
+	require.NoError(t, s.CreateUsers(ctx, batch))
+	assert.Equal(t, int64(1), batch[1199].Version)
+	n, err := s.CountUsers(ctx, users.Query{Conditions: []users.Condition{{Field: "scope", Op: users.OpEq, Value: "team1"}}})
+	require.NoError(t, err)
+	assert.Equal(t, 400, n)
+
+	for name, c := range map[string]struct {
+		batch []*users.User
+		field string
+	}{
+		"StoredUsername": {[]*users.User{newUser("n1", "new1@example.com"), newUser("n2", "BULK7@example.com")}, "username"},
+		"StoredID":       {[]*users.User{newUser("u0001", "new1@example.com")}, "id"},
+		"InBatchEmail": {[]*users.User{newUser("n1", "new1@example.com"), func() *users.User {
+			u := newUser("n2", "new2@example.com")
+			u.Email = "NEW1@example.com"
+			return u
+		}()}, "email"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := s.CreateUsers(ctx, c.batch)
+			require.ErrorIs(t, err, users.ErrConflict)
+			var e *users.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, c.field, e.Field)
+			n, err := s.CountUsers(ctx, users.Query{})
+			require.NoError(t, err)
+			assert.Equal(t, 1200, n, "a failed batch stored some users")
+		})
+	}
+}
+
+// TestMetadataNumbers checks that the numbers SQLite reads from the JSON of a user's metadata,
+// to index them, are exactly the float64 values Go wrote: every stored number is found by eq,
+// and ordered alike by lt.
+func TestMetadataNumbers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openFile(t, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	nums := []float64{0, -0.0, 0.1, 1e21, 1e-7, 123456789.123456789, math.MaxFloat64, math.SmallestNonzeroFloat64,
+		1 << 53, 1<<53 + 2, -1e300, 5e-324, 2.2250738585072014e-308}
+	for range 500 {
+		nums = append(nums, math.Float64frombits(rng.Uint64()&^(0x7ff<<52)|uint64(rng.IntN(0x7fe))<<52))
+	}
+	batch := make([]*users.User, len(nums))
+	for i, f := range nums {
+		batch[i] = newUser(fmt.Sprintf("u%04d", i), fmt.Sprintf("n%d@example.com", i))
+		batch[i].Metadata = map[string]any{"f": f}
+	}
+	require.NoError(t, s.CreateUsers(ctx, batch))
+	for i, f := range nums {
+		n, err := s.CountUsers(ctx, users.Query{Conditions: []users.Condition{{Field: "metadata.f", Op: users.OpEq, Value: f}}})
+		require.NoError(t, err)
+		want := 0
+		for _, g := range nums {
+			if g == f {
+				want++
+			}
+		}
+		require.Equal(t, want, n, "user %d: metadata.f = %v (%b)", i, f, math.Float64bits(f))
+	}
 }

@@ -27,12 +27,11 @@ CREATE TABLE users (
 ) STRICT;
 
 CREATE INDEX users_created ON users (created);
-CREATE INDEX users_updated ON users (updated);
 CREATE INDEX users_status ON users (status, created);
 CREATE INDEX users_org_id ON users (org_id, created);
 
 -- One row per entry of a list field (list 1: scope, 2: vendor), so that "has role" is an
--- index look-up. Kept by the store in the same transaction as the user.
+-- index look-up. The triggers below keep it from the JSON of the user.
 CREATE TABLE user_lists (
 	list  INTEGER NOT NULL,
 	value TEXT    NOT NULL,
@@ -42,8 +41,8 @@ CREATE TABLE user_lists (
 
 CREATE INDEX user_lists_seq ON user_lists (seq);
 
--- One row per top-level metadata key. type: 0 null, 1 bool (value 0 or 1), 2 number (REAL),
--- 3 string, 4 object or array (value NULL). Kept by the store beside the JSON of the user.
+-- One row per top-level metadata key, kept by the triggers below. type: 0 null, 1 bool (value
+-- 0 or 1), 2 number (REAL), 3 string, 4 object or array (value NULL).
 CREATE TABLE user_metadata (
 	seq   INTEGER NOT NULL REFERENCES users (seq) ON DELETE CASCADE,
 	key   TEXT    NOT NULL,
@@ -55,28 +54,54 @@ CREATE TABLE user_metadata (
 CREATE INDEX user_metadata_value ON user_metadata (key, type, value);
 
 -- The folded username, e-mail and name, for substring search with trigrams. The store folds;
--- the index compares exactly.
+-- the index compares exactly. The e-mail is left out when it equals the username (a substring
+-- of one is then a substring of the other), which halves the index for most users.
 CREATE VIRTUAL TABLE users_search USING fts5 (
-	username_folded, email_folded, name_folded,
-	content = 'users', content_rowid = 'seq',
+	username, email, name,
+	content = '', contentless_delete = 1,
 	tokenize = 'trigram case_sensitive 1'
 );
 
-CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
-	INSERT INTO users_search (rowid, username_folded, email_folded, name_folded)
-	VALUES (new.seq, new.username_folded, new.email_folded, new.name_folded);
+-- The rows the two index tables above hold for each user, computed from the user's JSON.
+CREATE VIEW user_list_rows (list, value, seq) AS
+	SELECT 1, j.value, u.seq FROM users u, json_each(u.scope) j
+	UNION ALL
+	SELECT 2, j.value, u.seq FROM users u, json_each(u.vendor) j;
+
+CREATE VIEW user_metadata_rows (seq, key, type, value) AS
+	SELECT u.seq, j.key,
+		CASE j.type WHEN 'null' THEN 0 WHEN 'true' THEN 1 WHEN 'false' THEN 1
+			WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 ELSE 4 END,
+		CASE j.type WHEN 'true' THEN 1 WHEN 'false' THEN 0
+			WHEN 'integer' THEN CAST(j.value AS REAL) WHEN 'real' THEN j.value WHEN 'text' THEN j.value END
+	FROM users u, json_each(u.metadata) j;
+
+CREATE TRIGGER users_insert AFTER INSERT ON users BEGIN
+	INSERT INTO users_search (rowid, username, email, name)
+	VALUES (new.seq, new.username_folded, nullif(new.email_folded, new.username_folded), new.name_folded);
+	INSERT OR IGNORE INTO user_lists SELECT * FROM user_list_rows WHERE seq = new.seq;
+	INSERT INTO user_metadata SELECT * FROM user_metadata_rows WHERE seq = new.seq;
 END;
 
-CREATE TRIGGER users_search_delete AFTER DELETE ON users BEGIN
-	INSERT INTO users_search (users_search, rowid, username_folded, email_folded, name_folded)
-	VALUES ('delete', old.seq, old.username_folded, old.email_folded, old.name_folded);
+-- user_lists and user_metadata rows go with the user: ON DELETE CASCADE.
+CREATE TRIGGER users_delete AFTER DELETE ON users BEGIN
+	DELETE FROM users_search WHERE rowid = old.seq;
 END;
 
-CREATE TRIGGER users_search_update AFTER UPDATE OF username_folded, email_folded, name_folded ON users BEGIN
-	INSERT INTO users_search (users_search, rowid, username_folded, email_folded, name_folded)
-	VALUES ('delete', old.seq, old.username_folded, old.email_folded, old.name_folded);
-	INSERT INTO users_search (rowid, username_folded, email_folded, name_folded)
-	VALUES (new.seq, new.username_folded, new.email_folded, new.name_folded);
+CREATE TRIGGER users_update_search AFTER UPDATE OF username_folded, email_folded, name_folded ON users BEGIN
+	DELETE FROM users_search WHERE rowid = old.seq;
+	INSERT INTO users_search (rowid, username, email, name)
+	VALUES (new.seq, new.username_folded, nullif(new.email_folded, new.username_folded), new.name_folded);
+END;
+
+CREATE TRIGGER users_update_lists AFTER UPDATE OF scope, vendor ON users BEGIN
+	DELETE FROM user_lists WHERE seq = old.seq;
+	INSERT OR IGNORE INTO user_lists SELECT * FROM user_list_rows WHERE seq = new.seq;
+END;
+
+CREATE TRIGGER users_update_metadata AFTER UPDATE OF metadata ON users BEGIN
+	DELETE FROM user_metadata WHERE seq = old.seq;
+	INSERT INTO user_metadata SELECT * FROM user_metadata_rows WHERE seq = new.seq;
 END;
 
 -- Tokens are stored only as the SHA-256 digest of the secret.
