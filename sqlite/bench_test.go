@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,11 +378,11 @@ func BenchmarkCreate(b *testing.B) {
 	b.Cleanup(func() {
 		w.Exec("DELETE FROM users WHERE org_id = 'bench-create'")
 	})
-	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	user := func(kind string, i int) *users.User {
 		u := benchUser(i, "precomputed")
-		u.ID = fmt.Sprintf("create-%s-%s-%d", run, kind, i)
-		u.Username = fmt.Sprintf("create.%s.%s.%d@example.com", run, kind, i)
+		n := createdUsers.Add(1) // b.Loop restarts i; the names must not repeat
+		u.ID = fmt.Sprintf("create-%s-%d-%d", kind, time.Now().UnixNano(), n)
+		u.Username = fmt.Sprintf("create.%s.%d.%d@example.com", kind, time.Now().UnixNano(), n)
 		u.Email = u.Username
 		u.OrgID = "bench-create"
 		return u
@@ -392,6 +393,8 @@ func BenchmarkCreate(b *testing.B) {
 		return handCreate(ctx, w, user("sql", i))
 	})
 }
+
+var createdUsers atomic.Int64
 
 // handCreate inserts a user by hand, in one transaction; the schema's triggers fill the
 // index tables, as they do for the store.

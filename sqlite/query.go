@@ -27,7 +27,7 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	b.orderBy(q.Sort)
 	b.WriteString(" LIMIT ? OFFSET ?")
 	b.args = append(b.args, q.Limit, q.Offset)
-	rows, err := s.reader().QueryContext(ctx, b.String(), b.args...)
+	rows, err := s.reader().raw().QueryContext(ctx, b.String(), b.args...)
 	if err != nil {
 		return nil, dbError(ctx, err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	}
 	b.where(&q)
 	var n int
-	if err := s.reader().QueryRowContext(ctx, b.String(), b.args...).Scan(&n); err != nil {
+	if err := s.reader().raw().QueryRowContext(ctx, b.String(), b.args...).Scan(&n); err != nil {
 		return 0, dbError(ctx, err)
 	}
 	return n, nil
@@ -148,7 +148,7 @@ func (s *Store) chooseDriver(ctx context.Context, q *users.Query) (int, error) {
 	best, bestN := noDriver, driverThreshold
 	try := func(i int, sub *queryBuilder) error {
 		var n int
-		err := s.reader().QueryRowContext(ctx, "SELECT count(*) FROM ("+sub.String()+" LIMIT ?)", append(sub.args, driverThreshold)...).Scan(&n)
+		err := s.reader().raw().QueryRowContext(ctx, "SELECT count(*) FROM ("+sub.String()+" LIMIT ?)", append(sub.args, driverThreshold)...).Scan(&n)
 		if err != nil {
 			return dbError(ctx, err)
 		}

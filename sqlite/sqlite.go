@@ -96,10 +96,12 @@ type Store struct {
 
 // database is what a Store and its transactions share.
 type database struct {
-	write  *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
-	read   *sql.DB // read-only connections
-	path   string
-	closed atomic.Bool
+	write      *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	read       *sql.DB // read-only connections
+	writeStmts *stmtCache
+	readStmts  *stmtCache
+	path       string
+	closed     atomic.Bool
 }
 
 // Open opens the SQLite database at path, creating it if it does not exist, and brings its
@@ -135,6 +137,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	d.read.SetMaxIdleConns(o.ReadConns)
 	d.read.SetConnMaxLifetime(0)
 	d.read.SetConnMaxIdleTime(0)
+	d.writeStmts, d.readStmts = newStmtCache(d.write), newStmtCache(d.read)
 	if err := d.read.PingContext(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -221,6 +224,10 @@ func (s *Store) Close() error {
 
 func (d *database) close() error {
 	var err error
+	if d.readStmts != nil {
+		d.readStmts.close()
+		d.writeStmts.close()
+	}
 	if d.read != nil {
 		err = d.read.Close()
 	}
@@ -277,28 +284,29 @@ type querier interface {
 }
 
 // reader returns where a look-up runs: the transaction inside Atomic, the read pool outside.
-func (s *Store) reader() querier {
+func (s *Store) reader() conn {
 	if s.tx != nil {
-		return s.tx
+		return conn{s.db.writeStmts, s.tx}
 	}
-	return s.db.read
+	return conn{cache: s.db.readStmts}
 }
 
 // write runs fn in a write transaction: the one of Atomic, or a new BEGIN IMMEDIATE one that
 // commits when fn returns nil.
-func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
+func (s *Store) write(ctx context.Context, fn func(q conn) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
 	if s.tx != nil {
-		return fn(s.tx)
+		return fn(conn{s.db.writeStmts, s.tx})
 	}
+	s.db.writeStmts.prepare(ctx)
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return dbError(ctx, err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(conn{s.db.writeStmts, tx}); err != nil {
 		return err
 	}
 	return dbError(ctx, tx.Commit())
@@ -323,6 +331,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx user
 	if s.tx != nil {
 		return inner.savepoint(ctx, fn)
 	}
+	s.db.writeStmts.prepare(ctx)
 	if inner.tx, err = s.db.write.BeginTx(ctx, nil); err != nil {
 		return dbError(ctx, err)
 	}
