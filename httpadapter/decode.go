@@ -1,0 +1,129 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/gousers/users"
+)
+
+// DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
+const DefaultMaxBodyBytes = 64 << 10
+
+// fields maps each member a JSON request object may have to the pointer it decodes into. A
+// member that is absent leaves its destination as it was, so a pointer-to-pointer destination
+// tells "absent" (nil) from "present".
+type fields map[string]any
+
+var errTooLarge = &users.Error{Code: CodeTooLarge, Message: "the request body is too large"}
+
+// decodeJSON reads the request body, at most limit bytes of JSON, into the fields. It returns
+// an error with CodeUnsupportedMedia for a body that is not declared as JSON, CodeTooLarge for
+// one over the limit, and ErrInvalid (see decodeFields) for one that does not fit the fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, into fields) error {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return &users.Error{Code: CodeUnsupportedMedia, Message: "the request body must be application/json"}
+	}
+	if r.ContentLength > limit {
+		return errTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return errTooLarge
+		}
+		return &users.Error{Code: users.CodeInvalid, Message: "the request body could not be read", Cause: err}
+	}
+	return decodeFields(body, into)
+}
+
+// isJSON reports whether a Content-Type is application/json or another JSON type
+// (application/*+json), whatever its parameters.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// decodeFields decodes data, which must be one JSON object, into the fields. Member names
+// match exactly (case-sensitively). It returns an ErrInvalid for malformed JSON or a value
+// other than an object, and one naming the member for an unknown member, a null, or a value
+// of the wrong type. Members are checked in name order, so the error is the same every time.
+func decodeFields(data []byte, into fields) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil || members == nil {
+		return &users.Error{Code: users.CodeInvalid, Message: "the request body must be a JSON object", Cause: err}
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		dst, ok := into[name]
+		switch raw := members[name]; {
+		case !ok:
+			return invalid(name, "is not a field of this request")
+		case string(raw) == "null":
+			return invalid(name, "must not be null")
+		default:
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return &users.Error{Code: users.CodeInvalid, Field: name, Message: "must be " + describe(dst), Cause: err}
+			}
+		}
+	}
+	return nil
+}
+
+// stringList is a list of strings that a request may also give as a single string, as
+// Appmixer's vendor field ("String|Array").
+type stringList []string
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = stringList{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+var stringListType = reflect.TypeFor[stringList]()
+
+// describe names the JSON value a destination of decodeFields takes, for error messages.
+func describe(dst any) string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == stringListType:
+		return "a string or an array of strings"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Slice:
+		return "an array of strings"
+	case t.Kind() == reflect.Map:
+		return "a JSON object"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	default:
+		return "an integer"
+	}
+}
+
+// required returns an ErrInvalid naming the first of the named values that is empty, or nil.
+// It takes name, value pairs.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return invalid(pairs[i], "is required")
+		}
+	}
+	return nil
+}

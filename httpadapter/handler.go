@@ -1,0 +1,229 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gousers/users"
+)
+
+// Options configures the handler New returns. The zero Options means the defaults; every
+// field is optional.
+type Options struct {
+	// CreateScope, when set, is the role a caller needs to create a user through POST /user,
+	// as Appmixer's API_USER_CREATE_SCOPE: "admin" makes sign-up admin-only. Empty: anyone may
+	// sign up.
+	CreateScope string
+	// MaxBodyBytes bounds a request body; a larger one is answered 413. Default
+	// DefaultMaxBodyBytes (64 KiB).
+	MaxBodyBytes int64
+	// RateLimits are the per-client-address limits of sign-in, sign-up and forgot-password.
+	// The zero value means the defaults; see RateLimits to turn one off.
+	RateLimits RateLimits
+	// ClientIPHeader names a header, such as "X-Forwarded-For" or "X-Real-IP", that a
+	// trusted reverse proxy in front of the handler sets to the client's address; rate limits
+	// are then kept by the last address it lists. Set it only behind such a proxy: a client
+	// can write any header. Empty: the connection's address (RemoteAddr).
+	ClientIPHeader string
+	// Logger receives internal errors, and nothing else; never a secret. Default: silent.
+	Logger *slog.Logger
+	// Now is the rate limits' clock; default time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// New returns an http.Handler serving the user API on svc: the routes listed in the package
+// documentation, relative to the root, so mount it under a prefix with http.StripPrefix. It
+// serves its OpenAPI 3.1 document at GET /openapi.json.
+//
+// Every response to a request it cannot serve is an application/problem+json document (see
+// the package documentation). The handler is safe for concurrent use. New panics when svc is
+// nil.
+func New(svc users.Service, opts Options) http.Handler {
+	if svc == nil {
+		panic("httpadapter: New needs a Service")
+	}
+	h := &handler{
+		svc:         svc,
+		auth:        &Auth{Service: svc, Logger: opts.Logger},
+		log:         opts.Logger,
+		createScope: opts.CreateScope,
+		maxBody:     opts.MaxBodyBytes,
+		addrOf:      clientAddr(opts.ClientIPHeader),
+		mux:         http.NewServeMux(),
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	h.limiters = newLimiters(opts)
+	for _, rt := range routes {
+		h.mux.Handle(rt.pattern, h.wrap(rt))
+	}
+	h.mux.HandleFunc("/", h.notRouted)
+	return h.mux
+}
+
+// handler serves the API. It is not changed after New, but for its limiters' state, which
+// they guard: it is safe for concurrent use.
+type handler struct {
+	svc         users.Service
+	auth        *Auth
+	log         *slog.Logger
+	createScope string
+	maxBody     int64
+	addrOf      func(*http.Request) netip.Addr
+	limiters    [limitKinds]*limiter // nil for noLimit and for limits turned off
+	mux         *http.ServeMux
+}
+
+// access says who may call a route before the policy is asked.
+type access int
+
+const (
+	anyone   access = iota // no token needed
+	signedIn               // a live bearer token
+	creator                // anyone, or a user with Options.CreateScope when it is set
+)
+
+// limitKind names the rate limit a route is under.
+type limitKind int
+
+const (
+	noLimit limitKind = iota
+	signInLimit
+	createLimit
+	forgotPasswordLimit
+	limitKinds // the number of kinds
+)
+
+// route is one operation of the API. serve writes the success response, or returns the error
+// to answer with.
+type route struct {
+	pattern string // method and path, as ServeMux reads them
+	access  access
+	limit   limitKind
+	serve   func(h *handler, w http.ResponseWriter, r *http.Request) error
+}
+
+// routes are the operations of the API. The OpenAPI document describes each (a test checks).
+// Routes of signed-in users that act on others ask the policy in serve.
+var routes = []route{
+	{"POST /user/auth", anyone, signInLimit, (*handler).signIn},
+	{"POST /user", creator, createLimit, (*handler).signUp},
+	{"GET /user", signedIn, noLimit, (*handler).currentUser},
+	{"POST /user/change-password", signedIn, noLimit, (*handler).changePassword},
+	{"POST /user/reset-password", signedIn, noLimit, (*handler).resetPassword},
+	{"POST /user/forgot-password", anyone, forgotPasswordLimit, (*handler).forgotPassword},
+	{"POST /user/forgot-password/reset", anyone, noLimit, (*handler).resetForgottenPassword},
+	{"POST /user/sign-out", signedIn, noLimit, (*handler).signOut},
+	{"GET /users", signedIn, noLimit, (*handler).listUsers},
+	{"GET /users/count", signedIn, noLimit, (*handler).countUsers},
+	{"POST /users", signedIn, noLimit, (*handler).createUser},
+	{"GET /users/{id}", signedIn, noLimit, (*handler).getUser},
+	{"PUT /users/{id}", signedIn, noLimit, (*handler).updateUser},
+	{"DELETE /users/{id}", signedIn, noLimit, (*handler).deleteUser},
+	{"GET /users/{id}/delete-status/{ticket}", signedIn, noLimit, (*handler).deletionStatus},
+	{"POST /users/{id}/delete-status/{ticket}/cancel", signedIn, noLimit, (*handler).cancelDeletion},
+	{"POST /users/{id}/sessions/revoke", signedIn, noLimit, (*handler).revokeSessions},
+	{"GET /openapi.json", anyone, noLimit, (*handler).openAPI},
+}
+
+// newLimiters returns the rate limiters of opts, by kind.
+func newLimiters(opts Options) [limitKinds]*limiter {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	n := opts.RateLimits.MaxClients
+	if n <= 0 {
+		n = DefaultMaxClients
+	}
+	l := opts.RateLimits
+	return [limitKinds]*limiter{
+		signInLimit:         newLimiter(l.SignIn, defaultSignInLimit, n, now),
+		createLimit:         newLimiter(l.Create, defaultCreateLimit, n, now),
+		forgotPasswordLimit: newLimiter(l.ForgotPassword, defaultForgotPasswordLimit, n, now),
+	}
+}
+
+// wrap returns the handler of a route: its rate limit, then its access check, then serve.
+func (h *handler) wrap(rt route) http.Handler {
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := rt.serve(h, w, r); err != nil {
+			h.fail(w, r, err)
+		}
+	})
+	switch {
+	case rt.access == signedIn:
+		next = h.auth.RequireUser(next)
+	case rt.access == creator && h.createScope != "":
+		next = h.auth.RequireScope(h.createScope)(next)
+	}
+	return h.limiters[rt.limit].limit(next, h.addrOf, h.fail)
+}
+
+// errorWriter writes an error response.
+type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// fail writes err as the response, through writeError.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, h.log, err)
+}
+
+// probeMethods are the methods notRouted looks for when a path has no route for the method.
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch}
+
+// notRouted answers a request no route matches: 405 with Allow when the path has routes for
+// other methods, 404 otherwise.
+func (h *handler) notRouted(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		h.fail(w, r, users.NotFoundError("route"))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	h.fail(w, r, &users.Error{Code: CodeMethodNotAllowed, Message: "the route does not take " + r.Method})
+}
+
+// decode reads the request body into the fields (see decodeJSON).
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, into fields) error {
+	return decodeJSON(w, r, h.maxBody, into)
+}
+
+// writeJSON writes v as a JSON response with the status. It returns an error, and writes
+// nothing, only when v cannot be encoded.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// marshal encodes v as JSON. A value that marshals itself (a users.User, a users.Ticket) is
+// asked directly: json.Marshal would check and compact its output again, which costs a third
+// of GET /user, and the users package's marshalers produce compact JSON already.
+func marshal(v any) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok {
+		return m.MarshalJSON()
+	}
+	return json.Marshal(v)
+}
+
+// empty is the body of a success that has nothing to say: {}.
+var empty = struct{}{}

@@ -1,0 +1,400 @@
+package httpadapter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gousers/users"
+	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/memory"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Passwords of the fixture's accounts, and others the tests set. Long enough for the default
+// policy and not among the common ones.
+const (
+	adminPassword = "admin pass phrase one"
+	alicePassword = "correct horse battery staple"
+	bobPassword   = "tr0ub4dor and three"
+	newPassword   = "a brand new pass phrase"
+)
+
+// waitTimeout bounds every wait on a condition; generous, because -race slows everything.
+const waitTimeout = 10 * time.Second
+
+// cheapArgon2 returns argon2id parameters cheap enough for tests. Benchmarks use the defaults.
+func cheapArgon2() *argon2id.Params {
+	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// clock is a fake clock: it stands still until advanced. Safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// mailbox is a Mailer that keeps what it is sent. Safe for concurrent use.
+type mailbox struct {
+	mu    sync.Mutex
+	mails []users.Mail
+}
+
+func (m *mailbox) Send(_ context.Context, mail users.Mail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mails = append(m.mails, mail)
+	return nil
+}
+
+// to returns the mails sent to an address so far.
+func (m *mailbox) to(addr string) []users.Mail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []users.Mail
+	for _, mail := range m.mails {
+		if mail.To == addr {
+			out = append(out, mail)
+		}
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, for a logger's output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
+// ticker; it never sleeps blindly.
+func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			require.FailNow(t, "condition not met in time", msgAndArgs...)
+		case <-tick.C:
+		}
+	}
+}
+
+// account is a user of the fixture with their password and a live bearer token.
+type account struct {
+	*users.User
+	password string
+	token    string
+}
+
+// setup is what a test may change before the fixture is built.
+type setup struct {
+	cfg  users.Config
+	opts httpadapter.Options
+}
+
+// fixture is the handler over a Service on the memory store, with cheap hashing, a fake
+// clock, a mailbox and a logger whose output the test checks, and three signed-in accounts:
+// an administrator, alice and bob. Every request through do is answered by the handler,
+// validated against the served OpenAPI document, and checked for secrets.
+type fixture struct {
+	svc     users.Service
+	clock   *clock
+	mail    *mailbox
+	logs    *syncBuffer
+	handler http.Handler
+	opts    httpadapter.Options // of handler
+
+	admin, alice, bob account
+
+	mu      sync.Mutex
+	secrets []string // never in a response or a log line
+}
+
+// newFixture builds a fixture; configure may change the setup first. Rate limits are off
+// unless configure sets them. The Service is closed when the test ends, and the test fails
+// if anything logged holds a secret.
+func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
+	t.Helper()
+	f := &fixture{clock: newClock(), mail: new(mailbox), logs: new(syncBuffer)}
+	logger := slogTo(f.logs)
+	off := httpadapter.RateLimit{Burst: -1}
+	s := setup{
+		cfg: users.Config{
+			Now: f.clock.Now, Mailer: f.mail, Argon2: cheapArgon2(), Logger: logger,
+			PollInterval: 5 * time.Millisecond,
+		},
+		opts: httpadapter.Options{
+			Logger: logger, Now: f.clock.Now,
+			RateLimits: httpadapter.RateLimits{SignIn: off, Create: off, ForgotPassword: off},
+		},
+	}
+	for _, c := range configure {
+		c(&s)
+	}
+	svc, err := users.New(memory.New(), s.cfg)
+	require.NoError(t, err)
+	f.svc = svc
+	f.opts = s.opts
+	f.handler = httpadapter.New(svc, s.opts)
+	t.Cleanup(func() {
+		_ = svc.Close() // waits for mails, whose logs are checked next
+		f.assertNoSecret(t, "log", f.logs.String())
+	})
+	f.admin = f.account(t, "admin@example.com", adminPassword, users.RoleUser, users.RoleAdmin)
+	f.alice = f.account(t, "alice@example.com", alicePassword)
+	f.bob = f.account(t, "bob@example.com", bobPassword)
+	return f
+}
+
+// account creates a user with the roles (default: user) and signs them in.
+func (f *fixture) account(t testing.TB, username, password string, roles ...string) account {
+	t.Helper()
+	u, err := f.svc.Create(context.Background(), users.NewUser{Username: username, Password: password, Scope: roles})
+	require.NoError(t, err)
+	s, err := f.svc.SignIn(context.Background(), username, password)
+	require.NoError(t, err)
+	f.secret(password, s.Token)
+	return account{User: u, password: password, token: s.Token}
+}
+
+// secret records values that must never appear in a response or a log line.
+func (f *fixture) secret(values ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets = append(f.secrets, values...)
+}
+
+func (f *fixture) assertNoSecret(t testing.TB, where, text string) {
+	t.Helper()
+	f.mu.Lock()
+	secrets := slices.Clone(f.secrets)
+	f.mu.Unlock()
+	for _, s := range append(secrets, "$argon2id$") {
+		assert.NotContains(t, text, s, "a secret in the %s", where)
+	}
+}
+
+// resetCode asks the Service for a reset code for the address and returns it once mailed.
+func (f *fixture) resetCode(t testing.TB, email string) string {
+	t.Helper()
+	n := len(f.mail.to(email))
+	require.NoError(t, f.svc.ForgotPassword(context.Background(), email))
+	eventually(t, func() bool { return len(f.mail.to(email)) > n }, "a mail to %s", email)
+	code := f.mail.to(email)[n].Code
+	f.secret(code)
+	return code
+}
+
+// request is a request for fixture.do.
+type request struct {
+	method, path string
+	token        string // sent as a bearer token when set
+	body         string // sent as application/json when set
+	header       http.Header
+}
+
+// response is a recorded response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// decode decodes the body into v, failing the test on error.
+func (r *response) decode(t testing.TB, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)
+}
+
+// problem is the body of an error response.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+}
+
+// problem decodes an error response, checking its media type and status member.
+func (r *response) problem(t testing.TB) problem {
+	t.Helper()
+	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"), "body: %s", r.body)
+	var p problem
+	r.decode(t, &p)
+	require.Equal(t, r.status, p.Status)
+	return p
+}
+
+// do sends the request to the handler, validates the response against the OpenAPI document
+// and checks that it holds no secret.
+func (f *fixture) do(t testing.TB, req request) *response {
+	t.Helper()
+	res := serve(f.handler, req)
+	validateResponse(t, newRequest(req), res)
+	if res.status < 300 {
+		validateRequest(t, newRequest(req))
+	}
+	var head strings.Builder
+	_ = res.header.Write(&head)
+	f.assertNoSecret(t, "response", head.String()+string(res.body))
+	return res
+}
+
+// newRequest builds the http.Request of req.
+func newRequest(req request) *http.Request {
+	var body io.Reader
+	if req.body != "" {
+		body = strings.NewReader(req.body)
+	}
+	r := httptest.NewRequest(req.method, req.path, body)
+	for k, v := range req.header {
+		r.Header[k] = v
+	}
+	if req.body != "" && r.Header.Get("Content-Type") == "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if req.token != "" {
+		r.Header.Set("Authorization", "Bearer "+req.token)
+	}
+	return r
+}
+
+// want checks a response's status, showing the body when it is not the one expected.
+func (r *response) want(t testing.TB, status int) *response {
+	t.Helper()
+	require.Equal(t, status, r.status, "body: %s", r.body)
+	return r
+}
+
+// apiSpec is the served OpenAPI document, loaded and validated once, and a router over it.
+var apiSpec = sync.OnceValues(func() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpadapter.OpenAPI())
+	if err != nil {
+		return nil, err
+	}
+	return doc, doc.Validate(loader.Context)
+})
+
+var apiRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := apiSpec()
+	if err != nil {
+		return nil, err
+	}
+	return gorillamux.NewRouter(doc)
+})
+
+// validateResponse checks a response against the OpenAPI document: its status must be one the
+// operation lists, and its headers and body must match. A request no operation matches must
+// get a problem+json 404 or 405.
+func validateResponse(t testing.TB, req *http.Request, res *response) {
+	t.Helper()
+	doc, err := apiSpec()
+	require.NoError(t, err)
+	router, err := apiRouter()
+	require.NoError(t, err)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		require.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, res.status,
+			"%s %s is not in the OpenAPI document (%v)", req.Method, req.URL.Path, err)
+		validateProblem(t, doc, res)
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.status,
+		Header:                 res.header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(res.body)
+	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in),
+		"%s %s → %d %s", req.Method, req.URL.Path, res.status, res.body)
+}
+
+// validateRequest checks a request the handler accepted against the OpenAPI document: the
+// document must describe every parameter and body the handler takes.
+func validateRequest(t testing.TB, req *http.Request) {
+	t.Helper()
+	router, err := apiRouter()
+	require.NoError(t, err)
+	route, params, err := router.FindRoute(req)
+	require.NoError(t, err)
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	require.NoError(t, openapi3filter.ValidateRequest(context.Background(), in), "%s %s", req.Method, req.URL)
+}
+
+// validateProblem checks a response against the document's Problem schema.
+func validateProblem(t testing.TB, doc *openapi3.T, res *response) {
+	t.Helper()
+	require.Equal(t, "application/problem+json", res.header.Get("Content-Type"))
+	var v any
+	require.NoError(t, json.Unmarshal(res.body, &v))
+	schema := doc.Components.Schemas["Problem"].Value
+	require.NoError(t, schema.VisitJSON(v, openapi3.EnableJSONSchema2020()), "body: %s", res.body)
+}
+
+// serve sends the request to any handler and records the response, without checks.
+func serve(h http.Handler, req request) *response {
+	return serveRequest(h, newRequest(req))
+}
+
+// serveRequest sends r to h and records the response, without checks.
+func serveRequest(h http.Handler, r *http.Request) *response {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return &response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// slogTo returns a logger writing text to w.
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
