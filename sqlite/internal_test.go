@@ -19,7 +19,7 @@ func TestConnectionSettings(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 
-	check := func(t *testing.T, db *sql.DB, conns int, queryOnly int) {
+	check := func(t *testing.T, db *sql.DB, conns int, queryOnly, tempStore int) {
 		held := make([]*sql.Conn, conns)
 		for i := range held {
 			c, err := db.Conn(ctx) // held open, so each is a distinct connection
@@ -35,6 +35,7 @@ func TestConnectionSettings(t *testing.T) {
 				"synchronous":  int64(1), // NORMAL
 				"cache_size":   int64(-8192),
 				"query_only":   int64(queryOnly),
+				"temp_store":   int64(tempStore),
 			} {
 				var got any
 				require.NoError(t, c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got))
@@ -42,8 +43,8 @@ func TestConnectionSettings(t *testing.T) {
 			}
 		}
 	}
-	t.Run("Read", func(t *testing.T) { check(t, s.db.read, 3, 1) })
-	t.Run("Write", func(t *testing.T) { check(t, s.db.write, 1, 0) })
+	t.Run("Read", func(t *testing.T) { check(t, s.db.read, 3, 1, 0) })
+	t.Run("Write", func(t *testing.T) { check(t, s.db.write, 1, 0, 2) }) // temp_store MEMORY
 
 	var sync int64
 	full, err := Open(ctx, filepath.Join(t.TempDir(), "full.db"), &Options{Synchronous: "full"})

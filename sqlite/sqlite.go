@@ -34,6 +34,7 @@ import (
 	"net/url"
 	"path"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -97,6 +98,7 @@ type Store struct {
 // database is what a Store and its transactions share.
 type database struct {
 	write      *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	writes     writeQueue
 	read       *sql.DB // read-only connections
 	writeStmts *stmtCache
 	readStmts  *stmtCache
@@ -201,9 +203,12 @@ func dsns(file string, o Options) (write, read string) {
 	base := "file:" + (&url.URL{Path: file}).EscapedPath() + "?"
 	w := url.Values{}
 	for k, v := range q {
-		w[k] = v
+		w[k] = slices.Clone(v)
 	}
 	w.Set("_txlock", "immediate")
+	// The writer's statement journals, which let a failing statement undo itself, and its
+	// temporary tables stay in memory rather than in temporary files.
+	w.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", "query_only(1)")
 	return base + w.Encode(), base + q.Encode()
 }
@@ -291,25 +296,30 @@ func (s *Store) reader() conn {
 	return conn{cache: s.db.readStmts}
 }
 
-// write runs fn in a write transaction: the one of Atomic, or a new BEGIN IMMEDIATE one that
-// commits when fn returns nil.
-func (s *Store) write(ctx context.Context, fn func(q conn) error) error {
+// write runs fn in a write transaction: the one of Atomic, or one it shares with the writes
+// queued beside it (see writeBatched), which commits unless fn fails. fn must use the context
+// it is given, make at most one change with one statement, change nothing when it fails,
+// and change nothing outside the database but its results: a batch that fails as a whole
+// runs it again. Writes of more statements go through writeAlone.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, q conn) error) error {
+	return s.writeWith(ctx, fn, s.db.writeBatched)
+}
+
+// writeAlone runs fn in a write transaction: the one of Atomic, or a new one of its own,
+// which commits when fn returns nil.
+func (s *Store) writeAlone(ctx context.Context, fn func(ctx context.Context, q conn) error) error {
+	return s.writeWith(ctx, fn, s.db.writeTx)
+}
+
+// writeWith runs fn in the transaction of Atomic, or else through run.
+func (s *Store) writeWith(ctx context.Context, fn func(ctx context.Context, q conn) error, run func(context.Context, func(ctx context.Context, q conn) error) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
 	if s.tx != nil {
-		return fn(conn{s.db.writeStmts, s.tx})
+		return fn(ctx, conn{s.db.writeStmts, s.tx})
 	}
-	s.db.writeStmts.prepare(ctx)
-	tx, err := s.db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError(ctx, err)
-	}
-	defer tx.Rollback()
-	if err := fn(conn{s.db.writeStmts, tx}); err != nil {
-		return err
-	}
-	return dbError(ctx, tx.Commit())
+	return run(ctx, fn)
 }
 
 // Atomic runs fn in one BEGIN IMMEDIATE transaction on the write connection: fn's calls on tx

@@ -67,7 +67,7 @@ func (s *Store) CreateTicket(ctx context.Context, t *users.Ticket) error {
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO tickets (user_id, status, steps, steps_done,
 			failed_step, message, created, updated, attempts, next_attempt, prior_status, owner,
 			lease_until, id, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
@@ -122,7 +122,7 @@ func (s *Store) UpdateTicket(ctx context.Context, t *users.Ticket) error {
 		return err
 	}
 	var version int64
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		err := q.QueryRowContext(ctx, `UPDATE tickets SET user_id = ?, status = ?, steps = ?,
 			steps_done = ?, failed_step = ?, message = ?, created = ?, updated = ?, attempts = ?,
 			next_attempt = ?, prior_status = ?, owner = ?, lease_until = ?, version = version + 1
@@ -147,7 +147,7 @@ func (s *Store) UpdateTicket(ctx context.Context, t *users.Ticket) error {
 // The claim is one UPDATE in a write transaction, which holds the database's write lock: of
 // concurrent claimants, in this process or another on the same file, only one gets a ticket.
 func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.Time) (t *users.Ticket, err error) {
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		t, err = foundTicket(ctx, q.QueryRowContext(ctx, `UPDATE tickets
 			SET owner = ?, lease_until = ?, version = version + 1
 			WHERE id = (SELECT id FROM tickets

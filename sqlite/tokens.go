@@ -22,7 +22,7 @@ func expiresValue(t time.Time) any {
 // PutToken stores t. It returns ErrNotFound when t's user does not exist and ErrConflict
 // (Field "token") when a token with the same digest exists, expired or not.
 func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
-	return s.write(ctx, func(q conn) error {
+	return s.write(ctx, func(ctx context.Context, q conn) error {
 		_, err := q.ExecContext(ctx, "INSERT INTO tokens (digest, kind, user_id, created, expires) VALUES (?, ?, ?, ?, ?)",
 			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), expiresValue(t.Expires))
 		switch {
@@ -85,7 +85,7 @@ func (s *Store) GetToken(ctx context.Context, digest users.Digest, now time.Time
 // at now; ErrNotFound otherwise (and then nothing is removed). It is one DELETE … RETURNING
 // statement, so of concurrent calls for one token exactly one succeeds.
 func (s *Store) ConsumeToken(ctx context.Context, digest users.Digest, kind users.TokenKind, now time.Time) (t *users.Token, err error) {
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		t, err = foundToken(ctx, q.QueryRowContext(ctx,
 			"DELETE FROM tokens WHERE digest = ? AND kind = ? AND (expires IS NULL OR expires > ?) RETURNING "+tokenColumns,
 			digest[:], string(kind), micros(now)))
@@ -97,7 +97,7 @@ func (s *Store) ConsumeToken(ctx context.Context, digest users.Digest, kind user
 // DeleteToken removes the token with this digest, expired or not, and returns ErrNotFound when
 // there is none.
 func (s *Store) DeleteToken(ctx context.Context, digest users.Digest) error {
-	return s.write(ctx, func(q conn) error {
+	return s.write(ctx, func(ctx context.Context, q conn) error {
 		res, err := q.ExecContext(ctx, "DELETE FROM tokens WHERE digest = ?", digest[:])
 		if err != nil {
 			return dbError(ctx, err)
@@ -126,7 +126,7 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 }
 
 func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		res, err := q.ExecContext(ctx, query, args...)
 		if err != nil {
 			return dbError(ctx, err)

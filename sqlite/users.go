@@ -133,7 +133,7 @@ func (s *Store) CreateUser(ctx context.Context, u *users.User) error {
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		return insertUsers(ctx, q, [][]any{append([]any{u.ID}, vals...)}, []*users.User{u})
 	})
 	if err == nil {
@@ -205,7 +205,7 @@ func (s *Store) CreateUsers(ctx context.Context, us []*users.User) error {
 		}
 		rows[i] = append([]any{u.ID}, vals...)
 	}
-	err := s.write(ctx, func(q conn) error {
+	err := s.writeAlone(ctx, func(ctx context.Context, q conn) error {
 		for start := 0; start < len(us); start += insertUsersBatch {
 			end := min(start+insertUsersBatch, len(us))
 			if err := insertUsers(ctx, q, rows[start:end], us[start:end]); err != nil {
@@ -298,7 +298,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
 		return err
 	}
 	var version int64
-	err = s.write(ctx, func(q conn) error {
+	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		var seq int64
 		err := q.QueryRowContext(ctx, `UPDATE users SET username = ?, username_folded = ?,
 			email = ?, email_folded = ?, name = ?, name_folded = ?, scope = ?, vendor = ?,
@@ -339,7 +339,7 @@ func staleOrMissing(ctx context.Context, q querier, table, what, id string) erro
 // DeleteUser removes the user and every token of theirs, and returns ErrNotFound when there is
 // no such user. The user's tickets stay.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.write(ctx, func(q conn) error {
+	return s.write(ctx, func(ctx context.Context, q conn) error {
 		// Tokens, list entries and metadata rows go with the user (ON DELETE CASCADE).
 		res, err := q.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
 		if err != nil {
