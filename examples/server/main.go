@@ -1,0 +1,250 @@
+// Command server runs the users REST API (package httpadapter) over a SQLite database (package
+// sqlite): the library's parts wired into one program.
+//
+// Run it from a clone of the repository with:
+//
+//	go run ./examples/server
+//
+// It serves every route of httpadapter at the root (see that package's documentation; the
+// OpenAPI document is at GET /openapi.json) and GET /healthz, which answers 200
+// {"status":"ok"} while the database answers and 503 {"status":"unavailable"} when it does
+// not. By default it listens on :8080 and keeps its users in users.db, in the working
+// directory. For example:
+//
+//	USERS_ADMIN_EMAIL=root@example.com USERS_ADMIN_PASSWORD='a long pass phrase' \
+//		go run ./examples/server -mail-dir mail &
+//	curl -si localhost:8080/user -H 'Content-Type: application/json' \
+//		-d '{"username":"ada@example.com","password":"correct horse battery staple"}'
+//	curl -si localhost:8080/user/auth -H 'Content-Type: application/json' \
+//		-d '{"username":"root@example.com","password":"a long pass phrase"}'
+//	curl -si 'localhost:8080/users?filter=username:ada@example.com' -H 'Authorization: Bearer TOKEN'
+//
+// # Flags and environment
+//
+// Every flag takes its default from an environment variable; a flag given on the command line
+// wins over the variable, and the variable over the built-in default.
+//
+//	-addr ADDR          USERS_ADDR        address to listen on (default ":8080"); a port of 0,
+//	                                      as in 127.0.0.1:0, picks a free one
+//	-db PATH            USERS_DB          the SQLite database file, created when missing
+//	                                      (default "users.db")
+//	-mail-dir DIR       USERS_MAIL_DIR    write each mail as an .eml file in DIR (default: none)
+//	-rate-limit N       USERS_RATE_LIMIT  requests a minute per client address to sign-in,
+//	                                      sign-up and forgot-password (default 10, in bursts of up
+//	                                      to 5); 0 turns the limits off, for load tests
+//	-log-format FORMAT  USERS_LOG_FORMAT  "text" (the default) or "json"; the log goes to
+//	                                      standard error
+//
+// The rate limits are kept by the connection's address: behind a reverse proxy every client
+// shares the proxy's. An app in that position sets httpadapter.Options.ClientIPHeader.
+//
+// # The first administrator
+//
+// On its first start, when the database has no user at all, the server creates an
+// administrator (an active user with the roles "user" and "admin") whose username and e-mail
+// address are USERS_ADMIN_EMAIL (default admin@localhost.localdomain) and whose password is
+// USERS_ADMIN_PASSWORD. Without USERS_ADMIN_PASSWORD it makes up a random password and prints
+// it on standard error, outside the log, once: it is never shown again, so save it and
+// change it (POST /user/change-password). Later starts leave the users as they are, so unset
+// the variables once the administrator exists.
+//
+// # Mail
+//
+// The password-reset codes of POST /user/forgot-password are not sent anywhere: this
+// program's mailer is for development. It logs each mail, and with -mail-dir it also writes
+// it to DIR as an RFC 5322 message (a file of its own, named by the time it was sent, so
+// the newest sorts last) where a person or a test can read the code. Without -mail-dir the
+// log line carries the code, as the only way to read it; with -mail-dir it does not. Nothing
+// else the server logs carries a password, hash, token or code. A real deployment replaces
+// the mailer with one that delivers mail (any users.Mailer).
+//
+// # Stopping
+//
+// On SIGINT or SIGTERM the server stops accepting connections, finishes the requests in flight
+// (for up to 20 seconds), stops the deletion worker (a deletion in progress goes on at the next
+// start: its ticket is kept in the database) and closes the database. A second signal ends
+// the process at once.
+//
+// The exit status is 0 after a clean stop, 2 for a bad flag or environment variable, and 1
+// for any other failure, described on standard error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gousers/users"
+	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/sqlite"
+)
+
+// argon2Params are the password-hashing parameters of the Service: the library's defaults.
+// The in-process tests set cheaper ones.
+var argon2Params = users.DefaultArgon2()
+
+// Limits of the HTTP server.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second // sign-ins may queue for a hashing slot under load
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 20 * time.Second // for the requests in flight when a signal comes
+	healthTimeout     = 2 * time.Second  // for the database look-up of GET /healthz
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // from now on a second signal ends the process at once
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	var usage *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		fmt.Fprintf(os.Stderr, "server: %v\nRun 'server -h' for the flags.\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program: it reads the configuration from args (without the program name) and
+// getenv, logs to stderr, and serves until ctx is done, then shuts down cleanly and returns
+// nil, as it does when ctx ends while it is starting. It returns a *usageError for a bad flag
+// or variable, flag.ErrHelp after printing the usage for -h, and any other error when the
+// server cannot start or stop cleanly.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.logFormat, stderr)
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = nil // a signal while starting: a clean stop all the same
+		}
+		if err == nil {
+			log.Info("stopped")
+		}
+	}()
+
+	store, err := sqlite.Open(ctx, cfg.db, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, store.Close()) }() // after the Service is closed
+	log.Info("database open", "path", cfg.db)
+
+	mailer, err := newMailer(cfg.mailDir, log)
+	if err != nil {
+		return err
+	}
+	if cfg.mailDir == "" {
+		log.Warn("no mail directory: mails are logged with their codes, fit only for development")
+	}
+	svc, err := users.New(store, users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params})
+	if err != nil {
+		return err
+	}
+	// Close stops the deletion worker and waits for mail being sent; unfinished tickets stay
+	// in the store, and the next start resumes them.
+	defer func() { err = errors.Join(err, svc.Close()) }()
+
+	if err := ensureAdmin(ctx, svc, getenv, stderr, log); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, newHandler(svc, cfg, log), log)
+}
+
+// newHandler returns the server's routes: GET /healthz, and every route of the adapter.
+func newHandler(svc users.Service, cfg config, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", httpadapter.New(svc, httpadapter.Options{RateLimits: cfg.rateLimits(), Logger: log}))
+	mux.Handle("GET /healthz", healthz(svc, log))
+	return mux
+}
+
+// healthProbeID is the ID that GET /healthz looks up: no user has it (the Service makes
+// version 7 UUIDs), so the look-up is one cheap read of the primary key that reaches the
+// database and answers ErrNotFound while the database works.
+const healthProbeID = "00000000-0000-0000-0000-000000000000"
+
+// healthz answers GET /healthz: 200 {"status":"ok"} when the database answers, 503
+// {"status":"unavailable"} when it does not, within healthTimeout.
+func healthz(svc users.Service, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		status, code := "ok", http.StatusOK
+		if _, err := svc.Get(ctx, healthProbeID); err != nil && !errors.Is(err, users.ErrNotFound) {
+			log.WarnContext(ctx, "health check failed", "err", err)
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "{\"status\":%q}\n", status)
+	})
+}
+
+// serve serves h on ln until ctx is done, then shuts the server down: it stops accepting
+// connections and waits up to shutdownTimeout for the requests in flight. It returns nil after
+// a clean shutdown, and the error when serving fails or the requests outlast the timeout.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		<-served
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-served // http.ErrServerClosed
+	return nil
+}
+
+// newLogger returns the program's logger, writing to w in format "text" or "json".
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
