@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,13 +21,19 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 		return nil, err
 	}
 	b := newQueryBuilder("SELECT " + userColumns + " FROM users")
-	if b.driver, err = s.chooseDriver(ctx, &q); err != nil {
+	if err := s.chooseDriver(ctx, &q, b); err != nil {
 		return nil, err
 	}
 	b.where(&q)
 	b.orderBy(q.Sort)
-	b.WriteString(" LIMIT ? OFFSET ?")
-	b.args = append(b.args, q.Limit, q.Offset)
+	b.WriteString(" LIMIT ?")
+	b.args = append(b.args, q.Limit)
+	if q.Offset > 0 {
+		// Only when needed: with an OFFSET, SQLite runs an EXISTS row test as a correlated
+		// subquery rather than as a semi-join, at twice the cost.
+		b.WriteString(" OFFSET ?")
+		b.args = append(b.args, q.Offset)
+	}
 	rows, err := s.reader().raw().QueryContext(ctx, b.String(), b.args...)
 	if err != nil {
 		return nil, dbError(ctx, err)
@@ -57,7 +64,7 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 		return 0, err
 	}
 	b := newQueryBuilder("SELECT count(*) FROM users")
-	if b.driver, err = s.chooseDriver(ctx, &q); err != nil {
+	if err := s.chooseDriver(ctx, &q, b); err != nil {
 		return 0, err
 	}
 	b.where(&q)
@@ -73,6 +80,9 @@ type queryBuilder struct {
 	strings.Builder
 	args   []any
 	driver int // the condition that drives the query (see chooseDriver), or noDriver
+	// matched holds, when the pattern drives, the rows the search index matched, as a JSON
+	// array of seq.
+	matched []byte
 }
 
 func newQueryBuilder(head string) *queryBuilder {
@@ -141,63 +151,92 @@ const (
 // check both plans.
 var driverThreshold = 2000
 
-// chooseDriver returns the condition (or patternDriver) whose index subquery should drive the
-// query: the candidate with the fewest matches, if they are fewer than driverThreshold;
-// noDriver otherwise. q must be normalized.
-func (s *Store) chooseDriver(ctx context.Context, q *users.Query) (int, error) {
-	best, bestN := noDriver, driverThreshold
-	try := func(i int, sub *queryBuilder) error {
+// chooseDriver sets b.driver to the condition (or patternDriver) whose index subquery should
+// drive the query: the candidate with the fewest matches, if they are fewer than
+// driverThreshold; noDriver otherwise. q must be normalized.
+//
+// Counting the matches of a pattern costs as much as finding them, so the pattern's probe
+// keeps the rows it finds, in b.matched, for the query to start from.
+func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilder) error {
+	b.driver = noDriver
+	bestN := driverThreshold
+	if q.Pattern != "" && utf8.RuneCountInString(q.Pattern) >= minTrigramPattern {
+		sub := newQueryBuilder("")
+		sub.patternSet(q.Pattern)
+		matched, n, err := s.matchedRows(ctx, sub)
+		if err != nil {
+			return err
+		}
+		if n < bestN {
+			b.driver, bestN, b.matched = patternDriver, n, matched
+		}
+	}
+	if q.Or && len(q.Conditions) > 1 {
+		return nil
+	}
+	for i, c := range q.Conditions {
+		if c.Op == users.OpNe || c.Op == users.OpLike || c.Value == nil {
+			continue // matches most rows, or cannot use the index
+		}
+		sub := newQueryBuilder("SELECT count(*) FROM (")
+		switch kind, _ := users.FieldKindOf(c.Field); kind {
+		case users.KindList:
+			sub.listSet(c)
+		case users.KindMetadata:
+			sub.metadataSet(c)
+		default:
+			continue
+		}
+		sub.WriteString(" LIMIT ?)")
 		var n int
-		err := s.reader().raw().QueryRowContext(ctx, "SELECT count(*) FROM ("+sub.String()+" LIMIT ?)", append(sub.args, driverThreshold)...).Scan(&n)
+		err := s.reader().raw().QueryRowContext(ctx, sub.String(), append(sub.args, driverThreshold)...).Scan(&n)
 		if err != nil {
 			return dbError(ctx, err)
 		}
 		if n < bestN {
-			best, bestN = i, n
-		}
-		return nil
-	}
-	if q.Pattern != "" && utf8.RuneCountInString(q.Pattern) >= minTrigramPattern {
-		sub := newQueryBuilder("")
-		sub.patternSet(q.Pattern)
-		if err := try(patternDriver, sub); err != nil {
-			return noDriver, err
+			b.driver, bestN, b.matched = i, n, nil
 		}
 	}
-	if !q.Or || len(q.Conditions) == 1 {
-		for i, c := range q.Conditions {
-			if c.Op == users.OpNe || c.Op == users.OpLike || c.Value == nil {
-				continue // matches most rows, or cannot use the index
-			}
-			sub := newQueryBuilder("")
-			switch kind, _ := users.FieldKindOf(c.Field); kind {
-			case users.KindList:
-				sub.listSet(c)
-			case users.KindMetadata:
-				sub.metadataSet(c)
-			default:
-				continue
-			}
-			if err := try(i, sub); err != nil {
-				return noDriver, err
-			}
-		}
+	return nil
+}
+
+// matchedRows runs the subquery in sub, which selects seq, up to driverThreshold rows, and
+// returns them as a JSON array, with their number.
+func (s *Store) matchedRows(ctx context.Context, sub *queryBuilder) ([]byte, int, error) {
+	rows, err := s.reader().raw().QueryContext(ctx, sub.String()+" LIMIT ?", append(sub.args, driverThreshold)...)
+	if err != nil {
+		return nil, 0, dbError(ctx, err)
 	}
-	return best, nil
+	defer rows.Close()
+	matched, n := []byte{'['}, 0
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, 0, dbError(ctx, err)
+		}
+		if n > 0 {
+			matched = append(matched, ',')
+		}
+		matched = strconv.AppendInt(matched, seq, 10)
+		n++
+	}
+	return append(matched, ']'), n, dbError(ctx, rows.Err())
 }
 
 // minTrigramPattern is the shortest pattern, in characters, the trigram index can answer.
 const minTrigramPattern = 3
 
-// pattern writes the test that the folded username, e-mail or name contains p: through the
-// trigram index when it drives the query, and row by row otherwise (and always for a pattern
-// shorter than three characters, which no trigram can hold).
+// pattern writes the test that the folded username, e-mail or name contains p, row by row:
+// when the pattern drives the query, only on the rows the trigram index matched (see
+// chooseDriver); otherwise on every row the query walks, as for a pattern shorter than three
+// characters, which no trigram can hold.
 func (b *queryBuilder) pattern(p string, driving bool) {
 	if driving {
-		b.WriteString("seq IN (")
-		b.patternSet(p)
-		b.WriteByte(')')
-		return
+		// The rows the probe matched, each tested again: the probe read the database a
+		// moment before this query does.
+		b.WriteString("seq IN (SELECT value FROM json_each(")
+		b.arg(string(b.matched))
+		b.WriteString(")) AND ")
 	}
 	b.WriteString("(instr(username_folded, ")
 	b.arg(p)
