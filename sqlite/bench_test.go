@@ -341,7 +341,8 @@ func BenchmarkPattern(b *testing.B) {
 }
 
 // BenchmarkCount counts users with a filter: the disabled ones (5%), the members of one
-// organization (0.1%) and the active ones (90%).
+// organization (0.1%), the active ones (90%), those of one team role (1%) and those with the
+// role every user has (100%).
 func BenchmarkCount(b *testing.B) {
 	s, db, _ := benchDB(b)
 	ctx := context.Background()
@@ -351,6 +352,8 @@ func BenchmarkCount(b *testing.B) {
 		{"status=disabled", "status", "disabled", "SELECT count(*) FROM users WHERE status = ?"},
 		{"orgId", "orgId", "org042", "SELECT count(*) FROM users WHERE org_id = ?"},
 		{"status=active", "status", "active", "SELECT count(*) FROM users WHERE status = ?"},
+		{"scope=acme42", "scope", "acme42", "SELECT count(*) FROM user_lists WHERE list = 1 AND value = ?"},
+		{"scope=user", "scope", "user", "SELECT count(*) FROM user_lists WHERE list = 1 AND value = ?"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			pair(b, func(b *testing.B, i int) error {

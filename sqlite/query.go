@@ -21,7 +21,7 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 		return nil, err
 	}
 	b := newQueryBuilder("SELECT " + userColumns + " FROM users")
-	if err := s.chooseDriver(ctx, &q, b); err != nil {
+	if err := s.chooseDriver(ctx, &q, b, false); err != nil {
 		return nil, err
 	}
 	b.where(&q)
@@ -63,16 +63,50 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var n int
+	if query, args, ok := directCount(&q); ok {
+		if err := s.reader().raw().QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+			return 0, dbError(ctx, err)
+		}
+		return n, nil
+	}
 	b := newQueryBuilder("SELECT count(*) FROM users")
-	if err := s.chooseDriver(ctx, &q, b); err != nil {
+	if err := s.chooseDriver(ctx, &q, b, true); err != nil {
 		return 0, err
 	}
 	b.where(&q)
-	var n int
 	if err := s.reader().raw().QueryRowContext(ctx, b.String(), b.args...).Scan(&n); err != nil {
 		return 0, dbError(ctx, err)
 	}
 	return n, nil
+}
+
+// directCount returns a query that counts q's users without reading the users table, when
+// there is one: the count kept by status in user_counts (updated by the schema's triggers)
+// when q counts all users or those of one status, and the size of the index set when q is
+// one pattern or one condition that an index table answers (see conditionSet). ok is false
+// for any other q. q must be normalized.
+func directCount(q *users.Query) (query string, args []any, ok bool) {
+	switch {
+	case len(q.Conditions) == 0 && q.Pattern == "":
+		return "SELECT ifnull(sum(n), 0) FROM user_counts", nil, true
+	case len(q.Conditions) == 0 && utf8.RuneCountInString(q.Pattern) >= minTrigramPattern:
+		sub := newQueryBuilder("SELECT count(*) FROM (")
+		sub.patternSet(q.Pattern)
+		sub.WriteByte(')')
+		return sub.String(), sub.args, true
+	case len(q.Conditions) != 1 || q.Pattern != "":
+		return "", nil, false
+	}
+	c := q.Conditions[0]
+	if status, isText := c.Value.(string); isText && c.Field == "status" && c.Op == users.OpEq {
+		return "SELECT ifnull((SELECT n FROM user_counts WHERE status = ?), 0)", []any{status}, true
+	}
+	if sub, ok := conditionSet("SELECT count(*) FROM (", c); ok {
+		sub.WriteByte(')')
+		return sub.String(), sub.args, true
+	}
+	return "", nil, false
 }
 
 // queryBuilder writes the SQL of a normalized users.Query and collects its arguments.
@@ -153,13 +187,17 @@ var driverThreshold = 2000
 
 // chooseDriver sets b.driver to the condition (or patternDriver) whose index subquery should
 // drive the query: the candidate with the fewest matches, if they are fewer than
-// driverThreshold; noDriver otherwise. q must be normalized.
+// driverThreshold; noDriver otherwise. For a count, the candidate with the fewest matches
+// whatever their number. q must be normalized.
 //
 // Counting the matches of a pattern costs as much as finding them, so the pattern's probe
 // keeps the rows it finds, in b.matched, for the query to start from.
-func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilder) error {
+func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilder, forCount bool) error {
 	b.driver = noDriver
 	bestN := driverThreshold
+	if forCount {
+		bestN++ // a count has no page to fill early: any index set beats a walk of the table
+	}
 	if q.Pattern != "" && utf8.RuneCountInString(q.Pattern) >= minTrigramPattern {
 		sub := newQueryBuilder("")
 		sub.patternSet(q.Pattern)
@@ -167,7 +205,7 @@ func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilde
 		if err != nil {
 			return err
 		}
-		if n < bestN {
+		if n < driverThreshold { // all its rows: the probe stops at driverThreshold
 			b.driver, bestN, b.matched = patternDriver, n, matched
 		}
 	}
@@ -175,16 +213,8 @@ func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilde
 		return nil
 	}
 	for i, c := range q.Conditions {
-		if c.Op == users.OpNe || c.Op == users.OpLike || c.Value == nil {
-			continue // matches most rows, or cannot use the index
-		}
-		sub := newQueryBuilder("SELECT count(*) FROM (")
-		switch kind, _ := users.FieldKindOf(c.Field); kind {
-		case users.KindList:
-			sub.listSet(c)
-		case users.KindMetadata:
-			sub.metadataSet(c)
-		default:
+		sub, ok := conditionSet("SELECT count(*) FROM (", c)
+		if !ok {
 			continue
 		}
 		sub.WriteString(" LIMIT ?)")
@@ -198,6 +228,25 @@ func (s *Store) chooseDriver(ctx context.Context, q *users.Query, b *queryBuilde
 		}
 	}
 	return nil
+}
+
+// conditionSet returns a builder holding head and then the subquery of the rows (seq) that
+// match c in an index table, one row per user, when c can be answered so: a condition on
+// scope, vendor or metadata that is not ne, not like, and not about a null.
+func conditionSet(head string, c users.Condition) (*queryBuilder, bool) {
+	if c.Op == users.OpNe || c.Op == users.OpLike || c.Value == nil {
+		return nil, false // matches most rows, or cannot use the index
+	}
+	sub := newQueryBuilder(head)
+	switch kind, _ := users.FieldKindOf(c.Field); kind {
+	case users.KindList:
+		sub.listSet(c)
+	case users.KindMetadata:
+		sub.metadataSet(c)
+	default:
+		return nil, false
+	}
+	return sub, true
 }
 
 // matchedRows runs the subquery in sub, which selects seq, up to driverThreshold rows, and
