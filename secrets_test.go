@@ -1,7 +1,6 @@
 package users_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,27 +12,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // flowRecord is what a run of every flow handed out and got back.
 type flowRecord struct {
@@ -188,7 +170,7 @@ func flakyOnce() users.DeletionStep {
 // TestNoSecretLeaks runs every flow with a Debug logger and checks that no password, token,
 // code or hash appears in the log, in an event, or in an error message.
 func TestNoSecretLeaks(t *testing.T) {
-	logs := new(lockedBuffer)
+	logs := new(testutil.SyncBuffer)
 	h := newHarness(t, func(c *users.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.DeletionSteps = []users.DeletionStep{flakyOnce()}

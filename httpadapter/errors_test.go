@@ -10,6 +10,7 @@ import (
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -138,7 +139,7 @@ func (failingService) Authenticate(ctx context.Context, token string) (*users.Us
 // logged at all, and by default nothing is.
 func TestInternalErrors(t *testing.T) {
 	f := newFixture(t)
-	logs := new(syncBuffer)
+	logs := new(testutil.SyncBuffer)
 	opts := f.opts
 	opts.Logger = slogTo(logs)
 	h := httpadapter.New(failingService{f.svc}, opts)

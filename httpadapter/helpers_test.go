@@ -1,7 +1,6 @@
 package httpadapter_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,24 +91,6 @@ func (m *mailbox) to(addr string) []users.Mail {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use, for a logger's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
 // ticker; it never sleeps blindly.
 func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
@@ -147,7 +129,7 @@ type fixture struct {
 	svc     users.Service
 	clock   *clock
 	mail    *mailbox
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	handler http.Handler
 	opts    httpadapter.Options // of handler
 
@@ -162,7 +144,7 @@ type fixture struct {
 // if anything logged holds a secret.
 func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 	t.Helper()
-	f := &fixture{clock: newClock(), mail: new(mailbox), logs: new(syncBuffer)}
+	f := &fixture{clock: newClock(), mail: new(mailbox), logs: new(testutil.SyncBuffer)}
 	logger := slogTo(f.logs)
 	off := httpadapter.RateLimit{Burst: -1}
 	s := setup{

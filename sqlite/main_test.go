@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gousers/users/internal/testutil"
 )
 
 // The multi-process tests (crash_test.go, process_test.go) re-execute the test binary as a
@@ -76,7 +77,7 @@ type child struct {
 	stop   chan struct{} // closed when the test no longer reads lines
 	exited chan struct{} // closed once the process has exited and been waited for
 	err    error         // of Wait; read after exited is closed
-	stderr lockedBuffer
+	stderr testutil.SyncBuffer
 }
 
 // startChild starts the test binary as a child process in role, on the database file at
@@ -203,25 +204,6 @@ func (c *child) wait() error {
 	case <-time.After(procTimeout):
 		return fmt.Errorf("%s did not exit within %v", c.name, procTimeout)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of exec's stderr copier and
-// the test's reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // procEventually fails the test unless cond becomes true within procTimeout. It polls cond

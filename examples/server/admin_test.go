@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,7 +47,7 @@ func requireAdmin(t *testing.T, svc users.Service, username, password string) {
 
 func TestEnsureAdminFromEnvironment(t *testing.T) {
 	svc := newTestService(t)
-	var stderr, log syncBuffer
+	var stderr, log testutil.SyncBuffer
 	vars := map[string]string{envAdminEmail: "root@example.com", envAdminPassword: "a long admin pass phrase"}
 
 	require.NoError(t, ensureAdmin(t.Context(), svc, env(vars), &stderr, slog.New(slog.NewTextHandler(&log, nil))))
@@ -59,7 +60,7 @@ func TestEnsureAdminFromEnvironment(t *testing.T) {
 
 func TestEnsureAdminGeneratesPassword(t *testing.T) {
 	svc := newTestService(t)
-	var stderr, log syncBuffer
+	var stderr, log testutil.SyncBuffer
 
 	require.NoError(t, ensureAdmin(t.Context(), svc, env(nil), &stderr, slog.New(slog.NewTextHandler(&log, nil))))
 
@@ -74,7 +75,7 @@ func TestEnsureAdminGeneratesPassword(t *testing.T) {
 	assert.NotContains(t, log.String(), password, "the log never has it")
 
 	// A second start creates and prints nothing.
-	stderr, log = syncBuffer{}, syncBuffer{}
+	stderr, log = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	require.NoError(t, ensureAdmin(t.Context(), svc, env(nil), &stderr, slog.New(slog.NewTextHandler(&log, nil))))
 	assert.Empty(t, stderr.String())
 	assert.Empty(t, log.String())
@@ -83,7 +84,7 @@ func TestEnsureAdminGeneratesPassword(t *testing.T) {
 
 func TestEnsureAdminEmailWithoutPassword(t *testing.T) {
 	svc := newTestService(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 
 	require.NoError(t, ensureAdmin(t.Context(), svc, env(map[string]string{envAdminEmail: " ops@example.com "}), &stderr, slog.New(slog.DiscardHandler)))
 
@@ -96,7 +97,7 @@ func TestEnsureAdminLeavesExistingUsers(t *testing.T) {
 	svc := newTestService(t)
 	_, err := svc.Create(t.Context(), users.NewUser{Username: "ada@example.com", Password: "correct horse battery staple"})
 	require.NoError(t, err)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	vars := map[string]string{envAdminEmail: "root@example.com", envAdminPassword: "a long admin pass phrase"}
 
 	require.NoError(t, ensureAdmin(t.Context(), svc, env(vars), &stderr, slog.New(slog.DiscardHandler)))
@@ -120,7 +121,7 @@ func TestEnsureAdminRefusesBadEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := newTestService(t)
-			var stderr, log syncBuffer
+			var stderr, log testutil.SyncBuffer
 
 			err := ensureAdmin(t.Context(), svc, env(tt.vars), &stderr, slog.New(slog.NewTextHandler(&log, nil)))
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -126,7 +127,7 @@ func TestRateLimits(t *testing.T) {
 
 func TestRunRefusesBadConfigBeforeOpening(t *testing.T) {
 	dir := t.TempDir()
-	err := run(t.Context(), []string{"-db", dir + "/users.db", "-rate-limit", "-1"}, env(nil), new(syncBuffer))
+	err := run(t.Context(), []string{"-db", dir + "/users.db", "-rate-limit", "-1"}, env(nil), new(testutil.SyncBuffer))
 	var usage *usageError
 	require.ErrorAs(t, err, &usage)
 	assert.NoFileExists(t, dir+"/users.db", "no database is created")

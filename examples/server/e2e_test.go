@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gousers/users/internal/testutil"
 )
 
 // buildTimeout bounds the build of the program for the end-to-end test.
@@ -43,8 +45,8 @@ func buildServer(t *testing.T, dir string) string {
 type process struct {
 	cmd     *exec.Cmd
 	addr    string
-	stderr  *syncBuffer
-	stdout  *syncBuffer
+	stderr  *testutil.SyncBuffer
+	stdout  *testutil.SyncBuffer
 	exited  chan struct{}
 	waitErr error // cmd.Wait's; read after exited is closed
 }
@@ -54,7 +56,7 @@ type process struct {
 // unless it has exited.
 func startProcess(t *testing.T, bin string, args []string, vars map[string]string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), stderr: new(syncBuffer), stdout: new(syncBuffer), exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(bin, args...), stderr: new(testutil.SyncBuffer), stdout: new(testutil.SyncBuffer), exited: make(chan struct{})}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "USERS_") {
 			p.cmd.Env = append(p.cmd.Env, kv)

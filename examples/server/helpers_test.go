@@ -8,12 +8,13 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gousers/users/internal/testutil"
 )
 
 // waitTimeout bounds every wait on a condition; generous, because -race slows everything.
@@ -36,25 +37,6 @@ func cheapArgon2() *argon2id.Params {
 // env returns a getenv reading vars; every other variable is unset.
 func env(vars map[string]string) func(string) string {
 	return func(name string) string { return vars[name] }
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use: the log, the program's plain lines
-// and a test's reads share it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
@@ -85,7 +67,7 @@ var listeningRE = regexp.MustCompile(`(?m)\bmsg=listening addr=(\S+)$`)
 
 // waitListening waits until log (the server's standard error) has the listening line, and
 // returns the address it gives. exited, when it is closed, means the server has stopped.
-func waitListening(t testing.TB, log *syncBuffer, exited <-chan struct{}) string {
+func waitListening(t testing.TB, log *testutil.SyncBuffer, exited <-chan struct{}) string {
 	t.Helper()
 	var addr string
 	eventually(t, func() bool {
@@ -105,8 +87,8 @@ func waitListening(t testing.TB, log *syncBuffer, exited <-chan struct{}) string
 
 // inProcess is a run of the program in the test's process.
 type inProcess struct {
-	addr   string      // the address it listens on
-	stderr *syncBuffer // what it wrote to its standard error
+	addr   string               // the address it listens on
+	stderr *testutil.SyncBuffer // what it wrote to its standard error
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // run's error; read after done is closed
@@ -117,7 +99,7 @@ type inProcess struct {
 func start(t *testing.T, args []string, vars map[string]string) *inProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{stderr: new(syncBuffer), cancel: cancel, done: make(chan struct{})}
+	p := &inProcess{stderr: new(testutil.SyncBuffer), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		p.err = run(ctx, args, env(vars), p.stderr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,7 +70,7 @@ func readEML(t testing.TB, path string) parsedMail {
 
 func TestMailerWritesEML(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "mail") // created by newMailer
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	m, err := newMailer(dir, slog.New(slog.NewTextHandler(&log, nil)))
 	require.NoError(t, err)
 	m.now = fixedNow
@@ -116,7 +117,7 @@ func TestMailerWritesEML(t *testing.T) {
 }
 
 func TestMailerLogsCodeWithoutDirectory(t *testing.T) {
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	m, err := newMailer("", slog.New(slog.NewTextHandler(&log, nil)))
 	require.NoError(t, err)
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,7 +104,7 @@ func TestRunJSONLog(t *testing.T) {
 	cheapHashing(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	vars := map[string]string{envAdminEmail: "root@example.com", envAdminPassword: "a long admin pass phrase", "USERS_LOG_FORMAT": "json"}
 	go func() {
@@ -132,7 +133,7 @@ func TestRunStoppedWhileStarting(t *testing.T) {
 	cheapHashing(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 
 	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "u.db")}, env(nil), &stderr)
 
@@ -146,7 +147,7 @@ func TestRunCannotListen(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 
 	err = run(t.Context(), []string{"-addr", ln.Addr().String(), "-db", filepath.Join(t.TempDir(), "u.db")},
 		env(map[string]string{envAdminPassword: "a long admin pass phrase"}), &stderr)
