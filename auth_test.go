@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -219,7 +220,7 @@ func TestNewSession(t *testing.T) {
 // TestSignInHashesOnce checks that an unknown username and a wrong password cost exactly one
 // hash each, as a right password does.
 func TestSignInHashesOnce(t *testing.T) {
-	hasher := newCountingHasher(cheapArgon2())
+	hasher := newCountingHasher(testutil.CheapArgon2())
 	h := newHarness(t, func(c *users.Config) { c.Hasher = hasher })
 	ctx := context.Background()
 	h.create(t, alice, alicePassword)
@@ -259,7 +260,7 @@ func TestRehash(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, *old, *p)
 
-	current := cheapArgon2()
+	current := testutil.CheapArgon2()
 	svc := h.another(t, func(c *users.Config) { c.Argon2 = current })
 
 	_, err = svc.SignIn(ctx, alice, wrongPassword)
@@ -296,7 +297,7 @@ type blockingHasher struct {
 
 func newBlockingHasher() *blockingHasher {
 	return &blockingHasher{
-		Hasher:  users.NewArgon2idHasher(cheapArgon2()),
+		Hasher:  users.NewArgon2idHasher(testutil.CheapArgon2()),
 		entered: make(chan struct{}, 16),
 		release: make(chan struct{}),
 	}

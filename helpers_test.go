@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,36 +26,9 @@ const (
 	wrongPassword = "not the password at all"
 )
 
-// waitTimeout bounds every wait on a condition; generous, because -race slows everything down.
-const waitTimeout = 10 * time.Second
-
-// cheapArgon2 returns argon2id parameters cheap enough for tests. Benchmarks use the defaults.
-func cheapArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-}
-
-// clock is a fake clock for Config.Now: it stands still until advanced. Safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)}
-}
-
-// Now returns the clock's time.
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock returns a fake clock at the tests' start time.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC))
 }
 
 // eventLog records the Service's events. Safe for concurrent use.
@@ -133,40 +107,17 @@ func (m *mailbox) to(addr string) []users.Mail {
 // waitFor waits until n mails have been sent to addr and returns the last.
 func (m *mailbox) waitFor(t *testing.T, addr string, n int) users.Mail {
 	t.Helper()
-	eventually(t, func() bool { return len(m.to(addr)) >= n }, "%d mails to %s", n, addr)
+	testutil.Eventually(t, func() bool { return len(m.to(addr)) >= n }, "%d mails to %s", n, addr)
 	mails := m.to(addr)
 	require.Len(t, mails, n, "mails to %s", addr)
 	return mails[n-1]
-}
-
-// eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
-// ticker; it never sleeps blindly.
-func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	if cond() {
-		return
-	}
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-deadline.C:
-			require.FailNow(t, "condition not met in time", msgAndArgs...)
-		case <-tick.C:
-			if cond() {
-				return
-			}
-		}
-	}
 }
 
 // harness is a Service over a memory store with a fake clock, an event log and a mailbox.
 type harness struct {
 	svc    users.Service
 	store  *memory.Store
-	clock  *clock
+	clock  *testutil.Clock
 	events *eventLog
 	mail   *mailbox
 	cfg    users.Config
@@ -182,7 +133,7 @@ func newHarness(t testing.TB, configure ...func(*users.Config)) *harness {
 		Now:          h.clock.Now,
 		OnEvent:      h.events.add,
 		Mailer:       h.mail,
-		Argon2:       cheapArgon2(),
+		Argon2:       testutil.CheapArgon2(),
 		PollInterval: 5 * time.Millisecond,
 	}
 	for _, f := range configure {
@@ -310,5 +261,5 @@ func (s *claimCountingStore) ClaimTicket(ctx context.Context, owner string, now,
 func (s *claimCountingStore) waitForPolls(t testing.TB, n int64) {
 	t.Helper()
 	start := s.claims.Load()
-	eventually(t, func() bool { return s.claims.Load() >= start+n }, "worker polls")
+	testutil.Eventually(t, func() bool { return s.claims.Load() >= start+n }, "worker polls")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -639,7 +640,7 @@ func (s *contendedStore) GetUser(ctx context.Context, id string) (*users.User, e
 func TestUpdateUnderContention(t *testing.T) {
 	ctx := context.Background()
 	store := &contendedStore{Store: memory.New()}
-	svc, err := users.New(store, users.Config{Argon2: cheapArgon2(), NoWorker: true})
+	svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close() })
 	u, err := svc.Create(ctx, users.NewUser{Username: alice})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,7 +72,7 @@ func recordingStep(name string, log *stepLog, fail func(attempt int) error) user
 func waitForTicket(t *testing.T, svc users.Service, id string, cond func(*users.Ticket) bool, what string) *users.Ticket {
 	t.Helper()
 	var got *users.Ticket
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		var err error
 		got, err = svc.Ticket(context.Background(), id)
 		require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -35,34 +34,9 @@ const (
 	newPassword   = "a brand new pass phrase"
 )
 
-// waitTimeout bounds every wait on a condition; generous, because -race slows everything.
-const waitTimeout = 10 * time.Second
-
-// cheapArgon2 returns argon2id parameters cheap enough for tests. Benchmarks use the defaults.
-func cheapArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-}
-
-// clock is a fake clock: it stands still until advanced. Safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock returns a fake clock at the tests' start time.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))
 }
 
 // mailbox is a Mailer that keeps what it is sent. Safe for concurrent use.
@@ -91,23 +65,6 @@ func (m *mailbox) to(addr string) []users.Mail {
 	return out
 }
 
-// eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
-// ticker; it never sleeps blindly.
-func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			require.FailNow(t, "condition not met in time", msgAndArgs...)
-		case <-tick.C:
-		}
-	}
-}
-
 // account is a user of the fixture with their password and a live bearer token.
 type account struct {
 	*users.User
@@ -127,7 +84,7 @@ type setup struct {
 // validated against the served OpenAPI document, and checked for secrets.
 type fixture struct {
 	svc     users.Service
-	clock   *clock
+	clock   *testutil.Clock
 	mail    *mailbox
 	logs    *testutil.SyncBuffer
 	handler http.Handler
@@ -149,7 +106,7 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 	off := httpadapter.RateLimit{Burst: -1}
 	s := setup{
 		cfg: users.Config{
-			Now: f.clock.Now, Mailer: f.mail, Argon2: cheapArgon2(), Logger: logger,
+			Now: f.clock.Now, Mailer: f.mail, Argon2: testutil.CheapArgon2(), Logger: logger,
 			PollInterval: 5 * time.Millisecond,
 		},
 		opts: httpadapter.Options{
@@ -208,7 +165,7 @@ func (f *fixture) resetCode(t testing.TB, email string) string {
 	t.Helper()
 	n := len(f.mail.to(email))
 	require.NoError(t, f.svc.ForgotPassword(context.Background(), email))
-	eventually(t, func() bool { return len(f.mail.to(email)) > n }, "a mail to %s", email)
+	testutil.Eventually(t, func() bool { return len(f.mail.to(email)) > n }, "a mail to %s", email)
 	code := f.mail.to(email)[n].Code
 	f.secret(code)
 	return code

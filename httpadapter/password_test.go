@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -74,7 +75,7 @@ func TestForgotPassword(t *testing.T) {
 	assert.Equal(t, known.header, unknown.header, "the same answer for an unknown address")
 	assert.Equal(t, known.body, unknown.body)
 	assert.JSONEq(t, `{}`, string(known.body))
-	eventually(t, func() bool { return len(f.mail.to("alice@example.com")) == 1 }, "the code is mailed")
+	testutil.Eventually(t, func() bool { return len(f.mail.to("alice@example.com")) == 1 }, "the code is mailed")
 	f.secret(f.mail.to("alice@example.com")[0].Code)
 
 	p := forgot("alice").want(t, http.StatusBadRequest).problem(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -334,7 +335,7 @@ func TestDeleteUser(t *testing.T) {
 	assert.False(t, f.authenticates(t, f.bob.token), "the user cannot authenticate from then on")
 
 	status := "/users/" + f.bob.ID + "/delete-status/" + id
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		f.do(t, request{method: "GET", path: status, token: f.admin.token}).want(t, http.StatusOK).decode(t, &ticket)
 		return ticket["status"] == "completed"
 	}, "the deletion completes")

@@ -108,7 +108,7 @@ var codeLineRE = regexp.MustCompile(`(?m)^([A-Za-z0-9_-]{43})\r?$`)
 // after checking it is a reset mail to addr.
 func waitResetCode(t *testing.T, dir, addr string) string {
 	t.Helper()
-	eventually(t, func() bool { return len(emlFiles(t, dir)) > 0 }, "a mail in %s", dir)
+	testutil.Eventually(t, func() bool { return len(emlFiles(t, dir)) > 0 }, "a mail in %s", dir)
 	files := emlFiles(t, dir)
 	m := readEML(t, files[len(files)-1])
 	to, err := m.header.AddressList("To")
@@ -278,7 +278,7 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, 2, tk.StepsTotal, "revoke-credentials and remove-user")
 	c.expect(http.StatusUnauthorized, "GET", "/user", ada.Token, nil, nil)
 	statusPath := "/users/" + adaID + "/delete-status/" + tk.Ticket
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		c.expect(http.StatusOK, "GET", statusPath, admin.Token, nil, &tk)
 		require.NotContains(t, []string{"failed", "cancelled"}, tk.Status)
 		return tk.Status == "completed"

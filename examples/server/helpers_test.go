@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gousers/users/internal/testutil"
@@ -25,41 +24,13 @@ const waitTimeout = 20 * time.Second
 // call it must not run in parallel.
 func cheapHashing(t *testing.T) {
 	saved := argon2Params
-	argon2Params = cheapArgon2()
+	argon2Params = testutil.CheapArgon2()
 	t.Cleanup(func() { argon2Params = saved })
-}
-
-// cheapArgon2 returns argon2id parameters cheap enough for tests.
-func cheapArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 }
 
 // env returns a getenv reading vars; every other variable is unset.
 func env(vars map[string]string) func(string) string {
 	return func(name string) string { return vars[name] }
-}
-
-// eventually fails the test unless cond becomes true within waitTimeout. It polls with a short
-// ticker; it never sleeps blindly.
-func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
-	t.Helper()
-	if cond() {
-		return
-	}
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-deadline.C:
-			require.FailNow(t, "condition not met in time", msgAndArgs...)
-		case <-tick.C:
-			if cond() {
-				return
-			}
-		}
-	}
 }
 
 // listeningRE finds the address the server logged that it listens on, in the text format.
@@ -70,7 +41,7 @@ var listeningRE = regexp.MustCompile(`(?m)\bmsg=listening addr=(\S+)$`)
 func waitListening(t testing.TB, log *testutil.SyncBuffer, exited <-chan struct{}) string {
 	t.Helper()
 	var addr string
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		select {
 		case <-exited:
 			require.FailNow(t, "the server stopped before listening", "its standard error:\n%s", log)

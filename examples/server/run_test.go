@@ -47,7 +47,7 @@ func TestRunFirstStartAndRestart(t *testing.T) {
 	c.expect(http.StatusOK, "POST", "/user/forgot-password", "", map[string]string{"email": defaultAdminEmail}, nil)
 	codeRE := regexp.MustCompile(`msg=mail kind=password-reset to=` + regexp.QuoteMeta(defaultAdminEmail) + ` user=\S+ code=(\S+)`)
 	var code string
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		m := codeRE.FindStringSubmatch(p.stderr.String())
 		if m != nil {
 			code = m[1]
@@ -110,7 +110,7 @@ func TestRunJSONLog(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "u.db")}, env(vars), &stderr)
 	}()
-	eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, "the listening line")
+	testutil.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, "the listening line")
 	cancel()
 	require.NoError(t, <-done)
 
@@ -161,7 +161,7 @@ func TestRunCannotListen(t *testing.T) {
 func TestHealthzUnavailable(t *testing.T) {
 	store, err := sqlite.Open(t.Context(), sqlite.Memory, nil)
 	require.NoError(t, err)
-	svc, err := users.New(store, users.Config{Argon2: cheapArgon2(), NoWorker: true})
+	svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
 	require.NoError(t, err)
 	defer svc.Close()
 	h := healthz(svc, slog.New(slog.DiscardHandler))

@@ -4,6 +4,11 @@ package testutil
 import (
 	"bytes"
 	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/stretchr/testify/require"
 )
 
 // SyncBuffer is a bytes.Buffer for concurrent writers and readers: a logger's output, a child
@@ -26,4 +31,64 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WaitTimeout bounds every wait on a condition in the tests; generous, because -race slows
+// everything down.
+const WaitTimeout = 10 * time.Second
+
+// Eventually fails the test unless cond becomes true within WaitTimeout. It tests cond at
+// once and then every 2 ms; it never sleeps blindly. msgAndArgs describe the failure, as in
+// testify.
+func Eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	if cond() {
+		return
+	}
+	deadline := time.NewTimer(WaitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-deadline.C:
+			require.FailNow(t, "condition not met in time", msgAndArgs...)
+		case <-tick.C:
+			if cond() {
+				return
+			}
+		}
+	}
+}
+
+// CheapArgon2 returns argon2id parameters cheap enough for tests. Benchmarks use the
+// defaults.
+func CheapArgon2() *argon2id.Params {
+	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// Clock is a fake clock for users.Config.Now: it stands still until advanced. It is safe for
+// concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock that reads start.
+func NewClock(start time.Time) *Clock {
+	return &Clock{now: start}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
