@@ -34,6 +34,26 @@ func checkCounts(t *testing.T, s *sqlite.Store, want map[users.Status]int) {
 	n, err := s.CountUsers(ctx, users.Query{})
 	require.NoError(t, err)
 	assert.Equal(t, total, n, "all users")
+
+	// Every user has the role "user"; the kept counts of roles and vendors agree with lists.
+	for _, c := range []users.Condition{
+		{Field: "scope", Op: users.OpEq, Value: users.RoleUser},
+		{Field: "scope", Op: users.OpEq, Value: "team"},
+		{Field: "scope", Op: users.OpEq, Value: "nobody"},
+		{Field: "vendor", Op: users.OpEq, Value: "v1"},
+		{Field: "vendor", Op: users.OpEq, Value: "team"},
+	} {
+		q := users.Query{Conditions: []users.Condition{c}}
+		n, err := s.CountUsers(ctx, q)
+		require.NoError(t, err)
+		q.Limit = users.MaxLimit
+		listed, err := s.ListUsers(ctx, q)
+		require.NoError(t, err)
+		assert.Equal(t, len(listed), n, "%s %v", c.Field, c.Value)
+		if c.Value == users.RoleUser {
+			assert.Equal(t, total, n, "every user has the role user")
+		}
+	}
 }
 
 // TestKeptCounts changes users every way that moves the kept counts, including ways that
@@ -44,6 +64,10 @@ func TestKeptCounts(t *testing.T) {
 	user := func(i int, status users.Status) *users.User {
 		u := newUser(fmt.Sprint("u", i), fmt.Sprintf("u%d@example.com", i))
 		u.Status = status
+		if i%2 == 0 {
+			u.Scope = append(u.Scope, "team", "team") // a repeated role counts once
+			u.Vendor = []string{"v1"}
+		}
 		return u
 	}
 	for i := range 6 {
@@ -81,6 +105,13 @@ func TestKeptCounts(t *testing.T) {
 		u.Status = status
 		require.NoError(t, s.UpdateUser(ctx, u))
 	}
+	// Roles and vendors change.
+	for id, scope := range map[string][]string{"u1": {users.RoleUser, "team"}, "u4": {users.RoleUser}} {
+		u, err := s.GetUser(ctx, id)
+		require.NoError(t, err)
+		u.Scope, u.Vendor = scope, []string{"team"}
+		require.NoError(t, s.UpdateUser(ctx, u))
+	}
 	require.NoError(t, s.DeleteUser(ctx, "u2"))
 	require.NoError(t, s.DeleteUser(ctx, "u8"))
 	want := map[users.Status]int{users.StatusActive: 5, users.StatusDisabled: 1, users.StatusPending: 1, "archived": 1}
@@ -94,6 +125,8 @@ func TestKeptCounts(t *testing.T) {
 	for _, stmt := range []string{
 		"DROP TRIGGER users_count_insert", "DROP TRIGGER users_count_delete",
 		"DROP TRIGGER users_count_update", "DROP TABLE user_counts",
+		"DROP TRIGGER user_lists_count_insert", "DROP TRIGGER user_lists_count_delete",
+		"DROP TABLE user_list_counts",
 		"DELETE FROM migrations WHERE version >= 2",
 	} {
 		_, err := db.Exec(stmt)

@@ -82,9 +82,10 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 }
 
 // directCount returns a query that counts q's users without reading the users table, when
-// there is one: the count kept by status in user_counts (updated by the schema's triggers)
-// when q counts all users or those of one status, and the size of the index set when q is
-// one pattern or one condition that an index table answers (see conditionSet). ok is false
+// there is one: a count the schema's triggers keep (user_counts, user_list_counts) when q
+// counts all users, those of one status or those with one scope or vendor entry, and the
+// size of the index set when q is one pattern or one other condition that an index table
+// answers (see conditionSet). ok is false
 // for any other q. q must be normalized.
 func directCount(q *users.Query) (query string, args []any, ok bool) {
 	switch {
@@ -101,6 +102,9 @@ func directCount(q *users.Query) (query string, args []any, ok bool) {
 	c := q.Conditions[0]
 	if status, isText := c.Value.(string); isText && c.Field == "status" && c.Op == users.OpEq {
 		return "SELECT ifnull((SELECT n FROM user_counts WHERE status = ?), 0)", []any{status}, true
+	}
+	if kind, _ := users.FieldKindOf(c.Field); kind == users.KindList && c.Op == users.OpEq && c.Value != nil {
+		return "SELECT ifnull((SELECT n FROM user_list_counts WHERE list = ? AND value = ?), 0)", []any{listNumber(c.Field), c.Value}, true
 	}
 	if sub, ok := conditionSet("SELECT count(*) FROM (", c); ok {
 		sub.WriteByte(')')
@@ -388,15 +392,19 @@ func (b *queryBuilder) compare(col string, c users.Condition, value any, to func
 	b.arg(value)
 }
 
+// listNumber returns the number by which user_lists knows the list field (see the schema).
+func listNumber(field string) int {
+	if field == "vendor" {
+		return 2
+	}
+	return 1
+}
+
 // listSet writes the subquery of the rows whose scope or vendor has an entry equal to, or
 // for like matching, c's value.
 func (b *queryBuilder) listSet(c users.Condition) {
-	list := 1 // see user_lists in the schema
-	if c.Field == "vendor" {
-		list = 2
-	}
 	b.WriteString("SELECT seq FROM user_lists WHERE list = ")
-	b.arg(list)
+	b.arg(listNumber(c.Field))
 	if c.Op == users.OpLike {
 		b.WriteString(" AND gousers_flike(value, ")
 		b.arg(c.Value)
