@@ -9,6 +9,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 )
 
@@ -42,17 +43,7 @@ func BenchmarkSignIn(b *testing.B) {
 // BenchmarkArgon2idCompare is the floor of BenchmarkSignIn: one comparison of a password with
 // a hash of the default parameters.
 func BenchmarkArgon2idCompare(b *testing.B) {
-	hash, err := argon2id.CreateHash(alicePassword, users.DefaultArgon2())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		ok, err := argon2id.ComparePasswordAndHash(alicePassword, hash)
-		if err != nil || !ok {
-			b.Fatal(ok, err)
-		}
-	}
+	testutil.BenchmarkArgon2idCompare(b, alicePassword, users.DefaultArgon2())
 }
 
 // BenchmarkAuthenticate measures checking a bearer token against the memory store.

@@ -92,3 +92,20 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// BenchmarkArgon2idCompare measures one argon2id comparison of password with its hash under
+// params (the benchmarks pass the real defaults): the floor of every sign-in benchmark, run
+// beside it.
+func BenchmarkArgon2idCompare(b *testing.B, password string, params *argon2id.Params) {
+	hash, err := argon2id.CreateHash(password, params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ok, err := argon2id.ComparePasswordAndHash(password, hash)
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
