@@ -263,7 +263,10 @@ type MailKind string
 
 // The mail kinds.
 const (
-	MailPasswordReset MailKind = "password-reset" // carries a reset code for ResetPassword
+	MailPasswordReset       MailKind = "password-reset"       // carries a reset code for ResetPassword
+	MailVerifyEmail         MailKind = "verify-email"         // carries a verification code for VerifyEmail
+	MailPasswordChanged     MailKind = "password-changed"     // tells the user their password changed; no code
+	MailRegistrationAttempt MailKind = "registration-attempt" // someone tried to register with the user's address; no code
 )
 
 // Mail is a message for a user. Code is a secret: Mail's String and LogValue leave it out.
