@@ -35,8 +35,8 @@ type Store interface {
 	// user, and ErrConflict with Field "version" when the version is stale, or Field
 	// "username" or "email" when the new username or e-mail is taken.
 	UpdateUser(ctx context.Context, u *User) error
-	// DeleteUser removes the user and every token of theirs. Returns ErrNotFound when there is
-	// no such user. Tickets stay: they are the record of the deletion.
+	// DeleteUser removes the user, every token of theirs and their image. Returns ErrNotFound
+	// when there is no such user. Tickets stay: they are the record of the deletion.
 	DeleteUser(ctx context.Context, id string) error
 	// ListUsers returns the page of users that q selects, in q's order (see Query).
 	// Returns ErrInvalid for a query that Query.Normalize rejects.
@@ -62,6 +62,21 @@ type Store interface {
 	DeleteUserTokens(ctx context.Context, userID string, kinds ...TokenKind) (int, error)
 	// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
 	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
+	// ListTokens returns the user's tokens of the kind, expired ones included, oldest first
+	// (by Created, then ID, then Digest). It returns an empty list, and no error, for an
+	// unknown user.
+	ListTokens(ctx context.Context, userID string, kind TokenKind) ([]*Token, error)
+	// TouchToken sets the LastUsed time of the token with this digest to at, unless it is
+	// already at or after at. Returns ErrNotFound when there is no such token.
+	TouchToken(ctx context.Context, digest Digest, at time.Time) error
+
+	// PutImage stores img as its user's profile image, replacing any earlier one. Returns
+	// ErrNotFound when the user does not exist.
+	PutImage(ctx context.Context, img *Image) error
+	// GetImage returns the user's profile image, or ErrNotFound when they have none.
+	GetImage(ctx context.Context, userID string) (*Image, error)
+	// DeleteImage removes the user's profile image. Returns ErrNotFound when they have none.
+	DeleteImage(ctx context.Context, userID string) error
 
 	// CreateTicket stores a new deletion ticket with Version 1 and sets t.Version to 1.
 	// Returns ErrInvalid when t has no ID and ErrConflict when the ID is taken.
@@ -103,13 +118,17 @@ const (
 )
 
 // Token is a stored secret: its digest, kind, owner and lifetime. The secret itself is never
-// stored.
+// stored. ID, Name, Prefix and LastUsed are set for API keys and empty for other kinds.
 type Token struct {
-	Digest  Digest
-	Kind    TokenKind
-	UserID  string
-	Created time.Time
-	Expires time.Time // the zero time means it never expires
+	Digest   Digest
+	Kind     TokenKind
+	UserID   string
+	Created  time.Time
+	Expires  time.Time // the zero time means it never expires
+	ID       string    // an API key's public identifier (a UUID)
+	Name     string    // an API key's name, given by its owner
+	Prefix   string    // the first characters of an API key, shown so that its owner can tell keys apart
+	LastUsed time.Time // when an API key last authenticated a request, to the minute; zero if never
 }
 
 // Expired reports whether the token has expired at now.
@@ -171,5 +190,27 @@ func (t *Ticket) Clone() *Ticket {
 	}
 	c := *t
 	c.Steps = append([]string(nil), t.Steps...)
+	return &c
+}
+
+// Image is a user's profile image: a JPEG or PNG of bounded size and dimensions, checked by the
+// Service before it is stored.
+type Image struct {
+	UserID      string
+	ContentType string // "image/jpeg" or "image/png", sniffed from Data
+	Data        []byte
+	Width       int
+	Height      int
+	ETag        string // a strong entity tag: the quoted, hex-encoded SHA-256 of Data
+	Updated     time.Time
+}
+
+// Clone returns a deep copy of img, or nil for nil.
+func (img *Image) Clone() *Image {
+	if img == nil {
+		return nil
+	}
+	c := *img
+	c.Data = append([]byte(nil), img.Data...)
 	return &c
 }

@@ -14,6 +14,7 @@ package users
 
 import (
 	"encoding/json"
+	"maps"
 	"net/mail"
 	"slices"
 	"strings"
@@ -69,14 +70,58 @@ type User struct {
 	Status                   Status         `json:"status"`
 	EmailVerified            bool           `json:"emailVerified"`
 	Metadata                 map[string]any `json:"metadata"`
-	Created                  time.Time      `json:"created"`
-	Updated                  time.Time      `json:"updated"`
-	Version                  int64          `json:"version"`
+	// Permissions grant levels of access to named resources, beside the roles of Scope: see
+	// Can. The adapter reads ResourceUsers; apps may define their own resources.
+	Permissions map[string]Permission `json:"permissions,omitempty"`
+	// MustChangePassword is set when an administrator generated the user's password (see
+	// Service.GeneratePassword), and cleared by the user's next password change.
+	MustChangePassword bool      `json:"mustChangePassword"`
+	Created            time.Time `json:"created"`
+	Updated            time.Time `json:"updated"`
+	Version            int64     `json:"version"`
 
+	// PasswordResetDisallowed turns off ForgotPassword for this user: no code is mailed,
+	// though the answer is the same. JSON shows its negation, passwordResetAllowed.
+	PasswordResetDisallowed bool `json:"-"`
 	// PasswordHash is the encoded password hash (argon2id by default), or "" for a user who
 	// has no password and so cannot sign in with one. It is never marshalled.
 	PasswordHash string `json:"-"`
 }
+
+// Permission is a level of access to a resource. Each level includes the ones below it:
+// admin includes write, which includes read.
+type Permission string
+
+// The permission levels, lowest first.
+const (
+	PermissionRead  Permission = "read"
+	PermissionWrite Permission = "write"
+	PermissionAdmin Permission = "admin"
+)
+
+// ResourceUsers is the resource of the users API: a user holding read on it may list and read
+// users, and write may manage them (see Authorize).
+const ResourceUsers = "users"
+
+// rank orders the levels; 0 for an unknown one.
+func (p Permission) rank() int {
+	switch p {
+	case PermissionRead:
+		return 1
+	case PermissionWrite:
+		return 2
+	case PermissionAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether p is one of the defined levels.
+func (p Permission) Valid() bool { return p.rank() > 0 }
+
+// Includes reports whether p grants at least the level q. An unknown level includes nothing
+// and is included by nothing.
+func (p Permission) Includes(q Permission) bool { return q.rank() > 0 && p.rank() >= q.rank() }
 
 // IsActive reports whether the user's status is active.
 func (u *User) IsActive() bool { return u.Status == StatusActive }
@@ -85,7 +130,7 @@ func (u *User) IsActive() bool { return u.Status == StatusActive }
 func (u *User) HasRole(role string) bool { return slices.Contains(u.Scope, role) }
 
 // MarshalJSON encodes the user in the camelCase shape of the REST API, adding the derived
-// isActive and leaving out the password hash. A nil Metadata is written as {}.
+// isActive, hasPassword and passwordResetAllowed, and leaving out the password hash. A nil Metadata is written as {}.
 func (u User) MarshalJSON() ([]byte, error) {
 	type plain User // no methods: avoids recursion
 	meta := u.Metadata
@@ -96,8 +141,10 @@ func (u User) MarshalJSON() ([]byte, error) {
 	p.Metadata = meta
 	return json.Marshal(struct {
 		plain
-		IsActive bool `json:"isActive"`
-	}{p, u.IsActive()})
+		IsActive             bool `json:"isActive"`
+		HasPassword          bool `json:"hasPassword"`
+		PasswordResetAllowed bool `json:"passwordResetAllowed"`
+	}{p, u.IsActive(), u.PasswordHash != "", !u.PasswordResetDisallowed})
 }
 
 // Clone returns a deep copy of u: mutating the copy, its slices or its metadata never changes u.
@@ -125,6 +172,7 @@ func (u *User) Clone() *User {
 	c.Vendor = slices.Clone(u.Vendor)
 	c.AllowedPrivateComponents = slices.Clone(u.AllowedPrivateComponents)
 	c.Metadata = cloneJSONObject(u.Metadata)
+	c.Permissions = maps.Clone(u.Permissions)
 	return c
 }
 
@@ -228,6 +276,9 @@ func (u *User) Normalize() error {
 	if u.Metadata, err = NormalizeMetadata(u.Metadata); err != nil {
 		return err
 	}
+	if len(u.Permissions) == 0 {
+		u.Permissions = nil
+	}
 	return u.Validate()
 }
 
@@ -249,6 +300,22 @@ func (u *User) Validate() error {
 	}
 	if !u.Status.Valid() {
 		return invalid("status", "must be one of pending, active, disabled")
+	}
+	return validatePermissions(u.Permissions)
+}
+
+// validatePermissions checks the resources and levels of a permissions object.
+func validatePermissions(perms map[string]Permission) error {
+	if len(perms) > MaxListLength {
+		return invalid("permissions", "has more than %d entries", MaxListLength)
+	}
+	for res, level := range perms {
+		if res == "" || res != strings.TrimSpace(res) || len(res) > MaxRoleLength || !utf8.ValidString(res) || strings.IndexFunc(res, unicode.IsControl) >= 0 {
+			return invalid("permissions", "resources must be printable text of at most %d bytes", MaxRoleLength)
+		}
+		if !level.Valid() {
+			return invalid("permissions", "levels must be one of read, write, admin")
+		}
 	}
 	return nil
 }
