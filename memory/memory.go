@@ -6,12 +6,14 @@
 // write lock for the whole of its function and undoes every change the function made when it
 // returns an error or panics.
 //
-// Look-ups by ID, username, e-mail and token digest take constant time; ListUsers and
+// Look-ups by ID, username, e-mail, token digest and image owner take constant time;
+// ListTokens and DeleteUserTokens cost in proportion to the user's own tokens; ListUsers and
 // CountUsers scan every user, and ListUsers keeps only the best offset+limit of them while it
 // scans, so a page of 30 out of 100,000 users costs one pass and no full sort.
 package memory
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -65,6 +67,8 @@ type db struct {
 	tokens     map[users.Digest]*users.Token
 	userTokens map[string]map[users.Digest]struct{} // user ID -> digests of their tokens
 
+	images map[string]*users.Image // by user ID
+
 	tickets     map[string]*users.Ticket       // by ID
 	userTickets map[string]map[string]struct{} // user ID -> IDs of their tickets
 	openTickets map[string]*users.Ticket       // in-progress tickets, by ID: ClaimTicket's candidates
@@ -80,6 +84,7 @@ func New() *Store {
 			byEmail:     make(map[string]*users.User),
 			tokens:      make(map[users.Digest]*users.Token),
 			userTokens:  make(map[string]map[users.Digest]struct{}),
+			images:      make(map[string]*users.Image),
 			tickets:     make(map[string]*users.Ticket),
 			userTickets: make(map[string]map[string]struct{}),
 			openTickets: make(map[string]*users.Ticket),
@@ -243,8 +248,8 @@ func storedUser(u *users.User) *users.User {
 	return c
 }
 
-// DeleteUser removes the user and every token of theirs, and returns ErrNotFound when there is
-// no such user. The user's tickets stay.
+// DeleteUser removes the user, every token of theirs and their image, and returns ErrNotFound
+// when there is no such user. The user's tickets stay.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -256,6 +261,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	}
 	for d := range s.db.userTokens[id] {
 		s.setToken(d, nil)
+	}
+	if s.db.images[id] != nil {
+		s.setImage(id, nil)
 	}
 	s.setUser(id, nil)
 	return nil
@@ -333,6 +341,7 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 	c := *t
 	c.Created = users.CanonicalTime(c.Created)
 	c.Expires = users.CanonicalTime(c.Expires)
+	c.LastUsed = users.CanonicalTime(c.LastUsed)
 	s.setToken(c.Digest, &c)
 	return nil
 }
@@ -421,6 +430,108 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 		}
 	}
 	return n, nil
+}
+
+// ListTokens returns copies of the user's tokens of the kind, expired ones included, oldest
+// first (by Created, then ID, then Digest); an empty list, and no error, when there are none
+// or no such user. Its cost is that of sorting the user's tokens.
+func (s *Store) ListTokens(ctx context.Context, userID string, kind users.TokenKind) ([]*users.Token, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	s.rlock()
+	defer s.runlock()
+	digests := s.db.userTokens[userID]
+	out := make([]*users.Token, 0, len(digests))
+	for d := range digests {
+		if t := s.db.tokens[d]; t.Kind == kind {
+			c := *t
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, olderToken)
+	return out, nil
+}
+
+// olderToken orders tokens oldest first: by Created, then ID, then Digest.
+func olderToken(a, b *users.Token) int {
+	if r := a.Created.Compare(b.Created); r != 0 {
+		return r
+	}
+	if r := strings.Compare(a.ID, b.ID); r != 0 {
+		return r
+	}
+	return bytes.Compare(a.Digest[:], b.Digest[:])
+}
+
+// TouchToken sets the LastUsed time of the token with this digest to at, in canonical form,
+// unless it is already at or after it; expiry does not matter. It returns ErrNotFound when
+// there is no such token.
+func (s *Store) TouchToken(ctx context.Context, digest users.Digest, at time.Time) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	at = users.CanonicalTime(at)
+	s.lock()
+	defer s.unlock()
+	t := s.db.tokens[digest]
+	if t == nil {
+		return users.NotFoundError("token")
+	}
+	if !t.LastUsed.Before(at) {
+		return nil
+	}
+	c := *t
+	c.LastUsed = at
+	s.setToken(digest, &c)
+	return nil
+}
+
+// Images
+
+// PutImage stores a copy of img as its user's profile image, replacing any earlier one. It
+// returns ErrNotFound when the user does not exist.
+func (s *Store) PutImage(ctx context.Context, img *users.Image) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.lock()
+	defer s.unlock()
+	if s.db.user(img.UserID) == nil {
+		return users.NotFoundError("user")
+	}
+	c := img.Clone()
+	c.Updated = users.CanonicalTime(c.Updated)
+	s.setImage(c.UserID, c)
+	return nil
+}
+
+// GetImage returns a copy of the user's profile image, or ErrNotFound when they have none.
+func (s *Store) GetImage(ctx context.Context, userID string) (*users.Image, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	s.rlock()
+	defer s.runlock()
+	img := s.db.images[userID]
+	if img == nil {
+		return nil, users.NotFoundError("image")
+	}
+	return img.Clone(), nil
+}
+
+// DeleteImage removes the user's profile image, and returns ErrNotFound when they have none.
+func (s *Store) DeleteImage(ctx context.Context, userID string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.lock()
+	defer s.unlock()
+	if s.db.images[userID] == nil {
+		return users.NotFoundError("image")
+	}
+	s.setImage(userID, nil)
+	return nil
 }
 
 // Tickets
@@ -603,7 +714,7 @@ func (s *Store) rollback(mark int) {
 	s.tx.undo = s.tx.undo[:mark]
 }
 
-// The three setters below are the only writes to db. Each maintains its indexes and, inside a
+// The four setters below are the only writes to db. Each maintains its indexes and, inside a
 // transaction, journals the step that undoes it. A nil value removes the entry.
 
 func (s *Store) setUser(id string, u *users.User) {
@@ -617,6 +728,13 @@ func (s *Store) setToken(d users.Digest, t *users.Token) {
 	old := s.db.setToken(d, t)
 	if s.tx != nil {
 		s.tx.undo = append(s.tx.undo, func() { s.db.setToken(d, old) })
+	}
+}
+
+func (s *Store) setImage(userID string, img *users.Image) {
+	old := s.db.setImage(userID, img)
+	if s.tx != nil {
+		s.tx.undo = append(s.tx.undo, func() { s.db.setImage(userID, old) })
 	}
 }
 
@@ -685,6 +803,18 @@ func (d *db) setToken(dg users.Digest, t *users.Token) *users.Token {
 	}
 	d.tokens[dg] = t
 	addToSet(d.userTokens, t.UserID, dg)
+	return old
+}
+
+// setImage stores img as the user's image, or removes it for nil, and returns the image it
+// replaced.
+func (d *db) setImage(userID string, img *users.Image) *users.Image {
+	old := d.images[userID]
+	if img == nil {
+		delete(d.images, userID)
+	} else {
+		d.images[userID] = img
+	}
 	return old
 }
 
