@@ -21,6 +21,18 @@ var tokenChecks = []check{
 	{"DeleteUserTokens", testDeleteUserTokens},
 	{"DeleteExpiredTokens", testDeleteExpiredTokens},
 	{"ConcurrentConsume", testConcurrentConsume},
+	{"APIKeyFields", testAPIKeyFields},
+	{"CopiesOfTokens", testTokenCopies},
+	{"ListTokensOldestFirst", testListTokensOrder},
+	{"ListTokensByKind", testListTokensByKind},
+	{"ListTokensIncludesExpired", testListTokensExpired},
+	{"ListTokensUnknownUser", testListTokensUnknownUser},
+	{"ListTokensAfterRemovals", testListTokensAfterRemovals},
+	{"TouchToken", testTouchToken},
+	{"TouchTokenMovesForwardOnly", testTouchTokenForwardOnly},
+	{"TouchTokenNotFound", testTouchTokenNotFound},
+	{"TouchTokenExpired", testTouchTokenExpired},
+	{"ConcurrentTouchToken", testConcurrentTouch},
 }
 
 // withUsers stores a user for each ID.
@@ -296,4 +308,376 @@ func testConcurrentConsume(t *testing.T, s users.Store) {
 		assert.ErrorIs(t, err, users.ErrNotFound, "goroutine %d", i)
 	}
 	assert.Equal(t, 1, wins, "exactly one consumer succeeds")
+}
+
+// newAPIKey returns an API key of the user's that never expires, with its ID, name and prefix,
+// never used.
+func newAPIKey(secret, userID, id, name string, created time.Time) *users.Token {
+	return &users.Token{
+		Digest: digest(secret), Kind: users.TokenAPIKey, UserID: userID, Created: created,
+		ID: id, Name: name, Prefix: "uk_" + secret[:min(4, len(secret))],
+	}
+}
+
+// digestOf returns the digest whose first bytes are b and the rest zero: digests whose order
+// is plain to see.
+func digestOf(b ...byte) users.Digest {
+	var d users.Digest
+	copy(d[:], b)
+	return d
+}
+
+// listTokens returns ListTokens(userID, kind), requiring success.
+func listTokens(t *testing.T, s users.Store, userID string, kind users.TokenKind) []*users.Token {
+	t.Helper()
+	list, err := s.ListTokens(t.Context(), userID, kind)
+	require.NoError(t, err, "ListTokens(%s, %s)", userID, kind)
+	return list
+}
+
+// tokenNames returns the Name of each token, in order.
+func tokenNames(ts []*users.Token) []string {
+	names := make([]string, len(ts))
+	for i, tok := range ts {
+		names[i] = tok.Name
+	}
+	return names
+}
+
+// lastUsed returns the LastUsed time of the token with this digest, found with GetToken at
+// epoch, requiring success.
+func lastUsed(t *testing.T, s users.Store, d users.Digest) time.Time {
+	t.Helper()
+	tok, err := s.GetToken(t.Context(), d, epoch)
+	require.NoError(t, err, "GetToken")
+	return tok.LastUsed
+}
+
+func testAPIKeyFields(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	key := &users.Token{
+		Digest: digest("uk_live_secret"), Kind: users.TokenAPIKey, UserID: "u1",
+		Created: epoch, Expires: day(90),
+		ID: "0b9d6a4e-5f0c-4d7e-9a51-3c2f1e8b7a60", Name: "CI deploy key", Prefix: "uk_live_",
+		LastUsed: day(1).Add(42 * time.Minute),
+	}
+	never := newAPIKey("never used", "u1", "6f1c2b3a-0000-4000-8000-000000000001", "", day(1))
+	session := newToken("session", users.TokenSession, "u1", day(1))
+	for _, tok := range []*users.Token{key, never, session} {
+		require.NoError(t, s.PutToken(ctx, tok))
+	}
+	wantKey := &users.Token{
+		Digest: digest("uk_live_secret"), Kind: users.TokenAPIKey, UserID: "u1",
+		Created: epoch, Expires: day(90),
+		ID: "0b9d6a4e-5f0c-4d7e-9a51-3c2f1e8b7a60", Name: "CI deploy key", Prefix: "uk_live_",
+		LastUsed: day(1).Add(42 * time.Minute),
+	}
+	wantNever := &users.Token{
+		Digest: digest("never used"), Kind: users.TokenAPIKey, UserID: "u1", Created: day(1),
+		ID: "6f1c2b3a-0000-4000-8000-000000000001", Prefix: "uk_neve",
+	}
+	wantSession := &users.Token{Digest: digest("session"), Kind: users.TokenSession, UserID: "u1", Created: epoch, Expires: day(1)}
+
+	for _, want := range []*users.Token{wantKey, wantNever, wantSession} {
+		got, err := s.GetToken(ctx, want.Digest, epoch)
+		if assert.NoError(t, err, "GetToken(%s)", want.Prefix) {
+			assert.Equal(t, want, got, "GetToken: the empty name, prefix, ID and zero LastUsed stay empty and zero")
+		}
+	}
+	assert.Equal(t, []*users.Token{wantKey, wantNever}, listTokens(t, s, "u1", users.TokenAPIKey), "ListTokens")
+	got, err := s.ConsumeToken(ctx, key.Digest, users.TokenAPIKey, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, wantKey, got, "ConsumeToken returns the fields too")
+	}
+}
+
+func testTokenCopies(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	key := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	want := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	mutate := func(tok *users.Token) {
+		tok.Name, tok.Prefix, tok.ID = "mutated", "mutated", "mutated"
+		tok.LastUsed = day(7)
+		tok.Digest[0]++
+	}
+	assertKey := func(msg string) {
+		t.Helper()
+		got, err := s.GetToken(ctx, want.Digest, epoch)
+		if assert.NoError(t, err, msg) {
+			assert.Equal(t, want, got, msg)
+		}
+	}
+
+	require.NoError(t, s.PutToken(ctx, key))
+	mutate(key)
+	assertKey("after the token passed to PutToken changed")
+
+	got, err := s.GetToken(ctx, want.Digest, epoch)
+	require.NoError(t, err)
+	mutate(got)
+	assertKey("after a token GetToken returned changed")
+
+	list := listTokens(t, s, "u1", users.TokenAPIKey)
+	require.Len(t, list, 1)
+	mutate(list[0])
+	assertKey("after a token ListTokens returned changed")
+}
+
+func testListTokensOrder(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	// Named in the order ListTokens must return them, stored in another order. Digests are
+	// given as bytes so that their order is plain: 0x80 sorts after 0x7f (bytes are unsigned).
+	for _, tok := range []*users.Token{
+		{Name: "6 later ID", ID: "k-b", Created: day(2), Digest: digestOf(0x01)},
+		{Name: "3 same Created and ID, digest 7f00 01", ID: "k-a", Created: day(2), Digest: digestOf(0x7f, 0x00, 0x01)},
+		{Name: "8 lower-case ID", ID: "k-lower", Created: day(3), Digest: digestOf(0x02)},
+		{Name: "1 oldest", ID: "k-z", Created: day(1), Digest: digestOf(0xff)},
+		{Name: "5 same Created and ID, digest 80", ID: "k-a", Created: day(2), Digest: digestOf(0x80)},
+		{Name: "2 a microsecond older", ID: "k-zz", Created: day(2).Add(-time.Microsecond), Digest: digestOf(0xfe)},
+		{Name: "7 upper-case ID sorts first", ID: "K-upper", Created: day(3), Digest: digestOf(0x03)},
+		{Name: "4 same Created and ID, digest 7fff", ID: "k-a", Created: day(2), Digest: digestOf(0x7f, 0xff)},
+	} {
+		tok.Kind, tok.UserID, tok.Prefix = users.TokenAPIKey, "u1", "uk_"
+		require.NoError(t, s.PutToken(t.Context(), tok), tok.Name)
+	}
+	// Tokens of another kind or another user, created in between, are not listed.
+	require.NoError(t, s.PutToken(t.Context(), &users.Token{Name: "a session", Kind: users.TokenSession, UserID: "u1", Created: day(2), Digest: digestOf(0x7f, 0x80)}))
+	require.NoError(t, s.PutToken(t.Context(), &users.Token{Name: "u2's key", ID: "k-a", Kind: users.TokenAPIKey, UserID: "u2", Created: day(2), Digest: digestOf(0x7f, 0x90)}))
+
+	assert.Equal(t, []string{
+		"1 oldest",
+		"2 a microsecond older",
+		"3 same Created and ID, digest 7f00 01",
+		"4 same Created and ID, digest 7fff",
+		"5 same Created and ID, digest 80",
+		"6 later ID",
+		"7 upper-case ID sorts first",
+		"8 lower-case ID",
+	}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)))
+
+	// Sessions have no ID: they go by Created, then Digest.
+	for _, tok := range []*users.Token{
+		{Name: "s3", Created: day(5), Digest: digestOf(0x00, 0x01)},
+		{Name: "s2", Created: day(4), Digest: digestOf(0x10)},
+		{Name: "s1", Created: day(4), Digest: digestOf(0x0f, 0xff)},
+	} {
+		tok.Kind, tok.UserID, tok.Expires = users.TokenSession, "u2", day(30)
+		require.NoError(t, s.PutToken(t.Context(), tok), tok.Name)
+	}
+	assert.Equal(t, []string{"s1", "s2", "s3"}, tokenNames(listTokens(t, s, "u2", users.TokenSession)))
+}
+
+func testListTokensByKind(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	for _, tok := range []*users.Token{
+		{Name: "session 1", Kind: users.TokenSession, Created: day(1), Expires: day(30)},
+		{Name: "reset", Kind: users.TokenReset, Created: day(2), Expires: day(30)},
+		{Name: "session 2", Kind: users.TokenSession, Created: day(3), Expires: day(30)},
+		{Name: "verify", Kind: users.TokenVerify, Created: day(4), Expires: day(30)},
+	} {
+		tok.Digest, tok.UserID = digest(tok.Name), "u1"
+		require.NoError(t, s.PutToken(t.Context(), tok), tok.Name)
+	}
+	require.NoError(t, s.PutToken(t.Context(), newAPIKey("u2 key", "u2", "k1", "u2 key", day(1))))
+
+	for _, tc := range []struct {
+		kind users.TokenKind
+		want []string
+	}{
+		{users.TokenSession, []string{"session 1", "session 2"}},
+		{users.TokenReset, []string{"reset"}},
+		{users.TokenVerify, []string{"verify"}},
+		{users.TokenAPIKey, []string{}},
+		{"no such kind", []string{}},
+	} {
+		assert.Equal(t, tc.want, tokenNames(listTokens(t, s, "u1", tc.kind)), "kind %q", tc.kind)
+	}
+	assert.Equal(t, []string{"u2 key"}, tokenNames(listTokens(t, s, "u2", users.TokenAPIKey)))
+	assert.Empty(t, listTokens(t, s, "u2", users.TokenSession))
+}
+
+func testListTokensExpired(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	expired := newAPIKey("expired", "u1", "k1", "expired", epoch)
+	expired.Expires = day(1)
+	live := newAPIKey("live", "u1", "k2", "live", day(1))
+	require.NoError(t, s.PutToken(ctx, expired))
+	require.NoError(t, s.PutToken(ctx, live))
+	_, err := s.GetToken(ctx, expired.Digest, day(2))
+	require.ErrorIs(t, err, users.ErrNotFound, "the key has expired at day 2")
+
+	got := listTokens(t, s, "u1", users.TokenAPIKey)
+	assert.Equal(t, []string{"expired", "live"}, tokenNames(got), "ListTokens takes no time: expired tokens are listed")
+	if assert.Len(t, got, 2) {
+		assert.Equal(t, day(1), got[0].Expires)
+	}
+
+	n, err := s.DeleteExpiredTokens(ctx, day(2))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	assert.Equal(t, []string{"live"}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)), "once removed, an expired key is listed no more")
+}
+
+func testListTokensUnknownUser(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1")
+	for _, kind := range []users.TokenKind{users.TokenSession, users.TokenAPIKey} {
+		got, err := s.ListTokens(t.Context(), "nobody", kind)
+		require.NoError(t, err, "an unknown user is not an error")
+		assert.Empty(t, got, "an unknown user has no tokens")
+		got, err = s.ListTokens(t.Context(), "u1", kind)
+		require.NoError(t, err)
+		assert.Empty(t, got, "a user without tokens has none")
+	}
+}
+
+func testListTokensAfterRemovals(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1", "u2")
+	for i, name := range []string{"k1", "k2", "k3", "k4"} {
+		require.NoError(t, s.PutToken(ctx, newAPIKey(name, "u1", name, name, day(i))))
+	}
+	require.NoError(t, s.PutToken(ctx, newAPIKey("u2-key", "u2", "k9", "u2-key", epoch)))
+
+	require.NoError(t, s.DeleteToken(ctx, digest("k2")))
+	assert.Equal(t, []string{"k1", "k3", "k4"}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)), "after DeleteToken")
+
+	_, err := s.ConsumeToken(ctx, digest("k4"), users.TokenAPIKey, epoch)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k1", "k3"}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)), "after ConsumeToken")
+
+	require.NoError(t, s.PutToken(ctx, newAPIKey("k2", "u1", "k2", "k2 again", day(9))))
+	assert.Equal(t, []string{"k1", "k3", "k2 again"}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)), "a freed digest stored again")
+
+	n, err := s.DeleteUserTokens(ctx, "u1", users.TokenAPIKey)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	assert.Empty(t, listTokens(t, s, "u1", users.TokenAPIKey), "after DeleteUserTokens")
+
+	require.NoError(t, s.PutToken(ctx, newAPIKey("k5", "u1", "k5", "k5", epoch)))
+	require.NoError(t, s.DeleteUser(ctx, "u1"))
+	assert.Empty(t, listTokens(t, s, "u1", users.TokenAPIKey), "after DeleteUser")
+	withUsers(t, s, "u1")
+	assert.Empty(t, listTokens(t, s, "u1", users.TokenAPIKey), "a new user under a deleted user's ID inherits no tokens")
+
+	assert.Equal(t, []string{"u2-key"}, tokenNames(listTokens(t, s, "u2", users.TokenAPIKey)), "another user's keys stay")
+}
+
+func testTouchToken(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	other := newAPIKey("other", "u1", "k2", "phone", epoch)
+	require.NoError(t, s.PutToken(ctx, key))
+	require.NoError(t, s.PutToken(ctx, other))
+
+	require.NoError(t, s.TouchToken(ctx, key.Digest, day(1)))
+	want := &users.Token{
+		Digest: digest("key"), Kind: users.TokenAPIKey, UserID: "u1", Created: epoch,
+		ID: "k1", Name: "laptop", Prefix: "uk_key", LastUsed: day(1),
+	}
+	got, err := s.GetToken(ctx, key.Digest, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, want, got, "TouchToken sets LastUsed and nothing else")
+	}
+	assert.Equal(t, []*users.Token{want, newAPIKey("other", "u1", "k2", "phone", epoch)},
+		listTokens(t, s, "u1", users.TokenAPIKey), "ListTokens shows LastUsed; the other key was never used")
+
+	require.NoError(t, s.TouchToken(ctx, key.Digest, day(2).Add(time.Minute)))
+	assert.Equal(t, day(2).Add(time.Minute), lastUsed(t, s, key.Digest), "a later use moves LastUsed")
+
+	// A time in another zone, with nanoseconds, is kept canonical: UTC, whole microseconds.
+	at := day(3).Add(789 * time.Nanosecond).In(time.FixedZone("UTC+2", 2*3600))
+	require.NoError(t, s.TouchToken(ctx, key.Digest, at))
+	assert.Equal(t, day(3), lastUsed(t, s, key.Digest), "LastUsed is canonical")
+
+	// TouchToken takes any kind: it is the Service that touches API keys only.
+	session := newToken("session", users.TokenSession, "u1", day(30))
+	require.NoError(t, s.PutToken(ctx, session))
+	require.NoError(t, s.TouchToken(ctx, session.Digest, day(4)))
+	assert.Equal(t, day(4), lastUsed(t, s, session.Digest), "a session's LastUsed")
+}
+
+func testTouchTokenForwardOnly(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	key.LastUsed = day(5)
+	require.NoError(t, s.PutToken(ctx, key))
+
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"before the LastUsed given to PutToken", day(4), day(5)},
+		{"at LastUsed", day(5), day(5)},
+		{"at LastUsed in another zone", day(5).In(time.FixedZone("UTC-5", -5*3600)), day(5)},
+		{"a nanosecond after LastUsed: the same microsecond", day(5).Add(time.Nanosecond), day(5)},
+		{"a microsecond after LastUsed", day(5).Add(time.Microsecond), day(5).Add(time.Microsecond)},
+		{"a day before", day(4), day(5).Add(time.Microsecond)},
+		{"the zero time", time.Time{}, day(5).Add(time.Microsecond)},
+		{"a day after", day(6), day(6)},
+	} {
+		assert.NoError(t, s.TouchToken(ctx, key.Digest, tc.at), tc.name)
+		assert.Equal(t, tc.want, lastUsed(t, s, key.Digest), tc.name)
+	}
+}
+
+func testTouchTokenNotFound(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	assert.ErrorIs(t, s.TouchToken(ctx, digest("unknown"), day(1)), users.ErrNotFound, "a digest never stored")
+	_, err := s.GetToken(ctx, digest("unknown"), epoch)
+	assert.ErrorIs(t, err, users.ErrNotFound, "TouchToken creates no token")
+
+	deleted := newAPIKey("deleted", "u1", "k1", "deleted", epoch)
+	require.NoError(t, s.PutToken(ctx, deleted))
+	require.NoError(t, s.DeleteToken(ctx, deleted.Digest))
+	assert.ErrorIs(t, s.TouchToken(ctx, deleted.Digest, day(1)), users.ErrNotFound, "a deleted token")
+
+	consumed := newToken("consumed", users.TokenReset, "u1", day(1))
+	require.NoError(t, s.PutToken(ctx, consumed))
+	_, err = s.ConsumeToken(ctx, consumed.Digest, users.TokenReset, epoch)
+	require.NoError(t, err)
+	assert.ErrorIs(t, s.TouchToken(ctx, consumed.Digest, day(1)), users.ErrNotFound, "a consumed token")
+
+	assert.Empty(t, listTokens(t, s, "u1", users.TokenAPIKey))
+	assert.Empty(t, listTokens(t, s, "u1", users.TokenReset))
+}
+
+func testTouchTokenExpired(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	key.Expires = day(1)
+	require.NoError(t, s.PutToken(ctx, key))
+
+	// TouchToken takes no now: a stored token is found whether or not it has expired.
+	require.NoError(t, s.TouchToken(ctx, key.Digest, day(2)), "an expired token is still stored")
+	list := listTokens(t, s, "u1", users.TokenAPIKey)
+	if assert.Len(t, list, 1) {
+		assert.Equal(t, day(2), list[0].LastUsed)
+	}
+	_, err := s.GetToken(ctx, key.Digest, day(2))
+	assert.ErrorIs(t, err, users.ErrNotFound, "touching does not revive an expired token")
+}
+
+func testConcurrentTouch(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1")
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	require.NoError(t, s.PutToken(t.Context(), key))
+
+	// Goroutine i uses the key at day 1 plus i minutes: they race, and the latest must win.
+	const n = 50
+	errs := make([]error, n)
+	concurrently(t, n, func(i int) {
+		errs[i] = s.TouchToken(t.Context(), key.Digest, day(1).Add(time.Duration(i)*time.Minute))
+	})
+	for i, err := range errs {
+		assert.NoError(t, err, "goroutine %d", i)
+	}
+	assert.Equal(t, day(1).Add(49*time.Minute), lastUsed(t, s, key.Digest), "LastUsed is the latest of the uses")
 }

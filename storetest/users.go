@@ -27,6 +27,8 @@ var userChecks = []check{
 	{"UpdateUserRenames", testUpdateUserRenames},
 	{"UpdateUserCaseOfOwnName", testUpdateUserOwnCase},
 	{"UpdateUserConflicts", testUpdateUserConflicts},
+	{"PermissionsAndPasswordFlags", testPermissionsAndFlags},
+	{"NilPermissionsStayNil", testNilPermissions},
 	{"DeleteUser", testDeleteUser},
 	{"CopiesOfUsers", testUserCopies},
 	{"ConcurrentCreateSameUsername", testConcurrentCreateUsername},
@@ -46,6 +48,9 @@ func testCreateUser(t *testing.T, s users.Store) {
 	u.Status = users.StatusPending
 	u.EmailVerified = true
 	u.Metadata = map[string]any{"n": 1.5, "s": "x", "b": true, "z": nil, "o": map[string]any{"l": []any{"a", 2.0}}}
+	u.Permissions = map[string]users.Permission{users.ResourceUsers: users.PermissionWrite, "billing": users.PermissionRead}
+	u.MustChangePassword = true
+	u.PasswordResetDisallowed = true
 	u.Updated = day(1)
 	want := u.Clone()
 
@@ -295,6 +300,83 @@ func testUpdateUserConflicts(t *testing.T, s users.Store) {
 	assert.Equal(t, int64(1), bob.Version)
 }
 
+func testPermissionsAndFlags(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	u := newUser("u1", "alice@example.com")
+	u.Permissions = map[string]users.Permission{users.ResourceUsers: users.PermissionAdmin}
+	u.MustChangePassword = true
+	createUser(t, s, u)
+	assertUser(t, s, &users.User{
+		ID: "u1", Username: "alice@example.com", Email: "alice@example.com", Name: "User u1",
+		Scope: []string{users.RoleUser}, Status: users.StatusActive, Created: epoch, Updated: epoch,
+		PasswordHash: "hash of u1", Version: 1,
+		Permissions:        map[string]users.Permission{"users": "admin"},
+		MustChangePassword: true,
+	})
+
+	steps := []struct {
+		name        string
+		permissions map[string]users.Permission
+		mustChange  bool
+		noReset     bool
+	}{
+		{"a level lowered, a resource added, the flags swapped",
+			map[string]users.Permission{"users": "read", "reports": "write"}, false, true},
+		{"a resource removed, both flags set",
+			map[string]users.Permission{"reports": "write"}, true, true},
+		{"permissions cleared to nil, both flags cleared",
+			nil, false, false},
+		{"permissions granted again",
+			map[string]users.Permission{"app:orders": "admin", "users": "write"}, false, false},
+	}
+	for i, step := range steps {
+		u.Permissions, u.MustChangePassword, u.PasswordResetDisallowed = step.permissions, step.mustChange, step.noReset
+		require.NoError(t, s.UpdateUser(ctx, u), step.name)
+		got, err := s.GetUser(ctx, "u1")
+		require.NoError(t, err, step.name)
+		assert.Equal(t, step.permissions, got.Permissions, step.name)
+		assert.Equal(t, step.mustChange, got.MustChangePassword, "MustChangePassword: %s", step.name)
+		assert.Equal(t, step.noReset, got.PasswordResetDisallowed, "PasswordResetDisallowed: %s", step.name)
+		assert.Equal(t, int64(i+2), got.Version, step.name)
+	}
+
+	list, err := s.ListUsers(ctx, users.Query{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, map[string]users.Permission{"app:orders": "admin", "users": "write"}, list[0].Permissions, "ListUsers")
+}
+
+func testNilPermissions(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	none := newUser("u1", "alice@example.com")
+	some := newUser("u2", "bob@example.com")
+	some.Permissions = map[string]users.Permission{"users": "read"}
+	createUser(t, s, none)
+	createUser(t, s, some)
+
+	got, err := s.GetUser(ctx, "u1")
+	require.NoError(t, err)
+	assert.Nil(t, got.Permissions, "nil permissions come back nil, not an empty map")
+	got, err = s.GetUserByUsername(ctx, "alice@example.com")
+	require.NoError(t, err)
+	assert.Nil(t, got.Permissions, "GetUserByUsername")
+	got, err = s.GetUserByEmail(ctx, "alice@example.com")
+	require.NoError(t, err)
+	assert.Nil(t, got.Permissions, "GetUserByEmail")
+
+	list, err := s.ListUsers(ctx, users.Query{Sort: []users.Sort{{Field: "username"}}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"u1", "u2"}, userIDs(list))
+	assert.Nil(t, list[0].Permissions, "ListUsers: alice has none")
+	assert.Equal(t, map[string]users.Permission{"users": "read"}, list[1].Permissions, "ListUsers: bob's stay his")
+
+	some.Permissions = nil
+	require.NoError(t, s.UpdateUser(ctx, some))
+	got, err = s.GetUser(ctx, "u2")
+	require.NoError(t, err)
+	assert.Nil(t, got.Permissions, "permissions cleared to nil come back nil")
+}
+
 func testDeleteUser(t *testing.T, s users.Store) {
 	ctx := t.Context()
 	alice := newUser("u1", "alice@example.com")
@@ -346,6 +428,7 @@ func testUserCopies(t *testing.T, s users.Store) {
 	u.Vendor = []string{"acme"}
 	u.AllowedPrivateComponents = []string{"c1"}
 	u.Metadata = map[string]any{"profile": map[string]any{"langs": []any{"go"}}, "k": "v"}
+	u.Permissions = map[string]users.Permission{"users": "read", "billing": "write"}
 	want := stored(u, 1)
 
 	require.NoError(t, s.CreateUser(ctx, u))
@@ -389,6 +472,9 @@ func mutateUser(u *users.User) {
 	profile["new"] = "mutated"
 	u.Metadata["k"] = "mutated"
 	u.Metadata["added"] = true
+	u.Permissions["users"] = users.PermissionAdmin
+	u.Permissions["added"] = users.PermissionAdmin
+	delete(u.Permissions, "billing")
 }
 
 // caseVariant returns s with the letters whose index bits are set in mask upper-cased.
