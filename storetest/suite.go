@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite of the users.Store contract. Every Store
-// implementation calls Run from its own tests, so that all of them keep users, tokens and
-// tickets alike and answer every users.Query identically.
+// implementation calls Run from its own tests, so that all of them keep users, tokens, profile
+// images and tickets alike and answer every users.Query identically.
 //
 // Run checks behaviour only through the public Store interface: the contract written in the
 // doc comments of users.Store and users.Query, including every error path, copy semantics,
@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) users.Store) {
 	t.Helper()
 	t.Run("Users", func(t *testing.T) { runChecks(t, newStore, userChecks) })
 	t.Run("Tokens", func(t *testing.T) { runChecks(t, newStore, tokenChecks) })
+	t.Run("Images", func(t *testing.T) { runChecks(t, newStore, imageChecks) })
 	t.Run("Tickets", func(t *testing.T) { runChecks(t, newStore, ticketChecks) })
 	t.Run("Atomic", func(t *testing.T) { runChecks(t, newStore, atomicChecks) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, newStore) })
