@@ -71,7 +71,7 @@ func (s *service) NewSession(ctx context.Context, userID string) (*Session, erro
 	if err != nil {
 		return nil, s.storeErr(ctx, "get user", err)
 	}
-	if err := activeErr(u); err != nil {
+	if err := s.signInErr(u); err != nil {
 		return nil, err
 	}
 	return s.newSession(ctx, u)
@@ -81,16 +81,18 @@ func (s *service) NewSession(ctx context.Context, userID string) (*Session, erro
 // password.
 var errSignIn = &Error{Code: CodeUnauthorized, Message: "wrong username or password"}
 
-// activeErr returns the ErrForbidden a user who is not active gets after proving the password.
-func activeErr(u *User) error {
-	switch u.Status {
-	case StatusActive:
-		return nil
-	case StatusPending:
-		return &Error{Code: CodeForbidden, Message: "the account is not active yet"}
-	default:
-		return &Error{Code: CodeForbidden, Message: "the account is disabled"}
+// signInErr returns the ErrForbidden a user who may not sign in gets after proving the
+// password, naming the field that stands in the way, or nil when they may.
+func (s *service) signInErr(u *User) error {
+	switch {
+	case u.Status == StatusDisabled:
+		return &Error{Code: CodeForbidden, Field: "status", Message: "the account is disabled"}
+	case s.cfg.RequireVerifiedEmail && !u.EmailVerified:
+		return &Error{Code: CodeForbidden, Field: "emailVerified", Message: "the e-mail address is not verified yet"}
+	case u.Status == StatusPending:
+		return &Error{Code: CodeForbidden, Field: "status", Message: "the account awaits approval"}
 	}
+	return nil
 }
 
 func (s *service) SignIn(ctx context.Context, username, password string) (*Session, error) {
@@ -99,7 +101,7 @@ func (s *service) SignIn(ctx context.Context, username, password string) (*Sessi
 		s.emit(failedSignIn(u))
 		return nil, err
 	}
-	if err := activeErr(u); err != nil {
+	if err := s.signInErr(u); err != nil {
 		s.emit(failedSignIn(u))
 		return nil, err
 	}
@@ -195,7 +197,26 @@ func (s *service) Authenticate(ctx context.Context, token string) (*User, error)
 	if u.Status != StatusActive {
 		return nil, ErrUnauthorized
 	}
+	if t.Kind == TokenAPIKey {
+		s.touch(ctx, t)
+	}
 	return u, nil
+}
+
+// lastUsedResolution is how precisely an API key's LastUsed is kept: at most one write per key
+// per this time, so that authenticating with a key is a read, like with a session.
+const lastUsedResolution = time.Minute
+
+// touch records that the API key t was used now, when its LastUsed is older than
+// lastUsedResolution. A failure only costs the record, so it is logged and not returned.
+func (s *service) touch(ctx context.Context, t *Token) {
+	now := s.cfg.Now().Truncate(lastUsedResolution)
+	if now.Before(t.LastUsed.Add(lastUsedResolution)) {
+		return
+	}
+	if err := s.store.TouchToken(ctx, t.Digest, now); err != nil && !errors.Is(err, ErrNotFound) {
+		s.log.WarnContext(ctx, "users: API key use not recorded", "user", t.UserID, "key", t.ID, "err", err)
+	}
 }
 
 func (s *service) SignOut(ctx context.Context, token string) error {
@@ -225,14 +246,23 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 }
 
 func (s *service) RevokeSessions(ctx context.Context, userID string) error {
+	return s.revoke(ctx, userID, revokeSessions)
+}
+
+func (s *service) RevokeCredentials(ctx context.Context, userID string) error {
+	return s.revoke(ctx, userID, revokeAll)
+}
+
+// revoke revokes the credentials r names of the user, who must exist.
+func (s *service) revoke(ctx context.Context, userID string, r revocation) error {
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if _, err := tx.GetUser(ctx, userID); err != nil {
 			return err
 		}
-		return revokeSessions.apply(ctx, tx, userID, "")
+		return r.apply(ctx, tx, userID, "")
 	})
 	if err != nil {
-		return s.storeErr(ctx, "revoke sessions", err)
+		return s.storeErr(ctx, "revoke credentials", err)
 	}
 	s.emit(Event{Type: EventSessionsRevoked, UserID: userID})
 	return nil

@@ -12,25 +12,29 @@ type Code string
 
 // The error codes. Each has a sentinel error of the same meaning for use with errors.Is.
 const (
-	CodeInvalid      Code = "invalid"      // the input is malformed or breaks a rule
-	CodeNotFound     Code = "not_found"    // the thing asked for does not exist
-	CodeConflict     Code = "conflict"     // a uniqueness clash, a stale version, or a state that forbids the change
-	CodeUnauthorized Code = "unauthorized" // missing, wrong or expired credentials
-	CodeForbidden    Code = "forbidden"    // the caller is known but may not do this
-	CodeThrottled    Code = "throttled"    // too many attempts; try again later
-	CodeInternal     Code = "internal"     // a failure that is not the caller's fault
+	CodeInvalid          Code = "invalid"           // the input is malformed or breaks a rule
+	CodeNotFound         Code = "not_found"         // the thing asked for does not exist
+	CodeConflict         Code = "conflict"          // a uniqueness clash, a stale version, or a state that forbids the change
+	CodeUnauthorized     Code = "unauthorized"      // missing, wrong or expired credentials
+	CodeForbidden        Code = "forbidden"         // the caller is known but may not do this
+	CodeThrottled        Code = "throttled"         // too many attempts; try again later
+	CodeTooLarge         Code = "too_large"         // the input is larger than allowed
+	CodeUnsupportedMedia Code = "unsupported_media" // the input is not of a type accepted
+	CodeInternal         Code = "internal"          // a failure that is not the caller's fault
 )
 
 // Sentinel errors, one per Code. Every error the package returns for one of these reasons
 // satisfies errors.Is(err, ErrX), whether it is the sentinel itself or an *Error carrying its code.
 var (
-	ErrInvalid      = &Error{Code: CodeInvalid, Message: "invalid input"}
-	ErrNotFound     = &Error{Code: CodeNotFound, Message: "not found"}
-	ErrConflict     = &Error{Code: CodeConflict, Message: "conflict"}
-	ErrUnauthorized = &Error{Code: CodeUnauthorized, Message: "unauthorized"}
-	ErrForbidden    = &Error{Code: CodeForbidden, Message: "forbidden"}
-	ErrThrottled    = &Error{Code: CodeThrottled, Message: "too many attempts"}
-	ErrInternal     = &Error{Code: CodeInternal, Message: "internal error"}
+	ErrInvalid          = &Error{Code: CodeInvalid, Message: "invalid input"}
+	ErrNotFound         = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrConflict         = &Error{Code: CodeConflict, Message: "conflict"}
+	ErrUnauthorized     = &Error{Code: CodeUnauthorized, Message: "unauthorized"}
+	ErrForbidden        = &Error{Code: CodeForbidden, Message: "forbidden"}
+	ErrThrottled        = &Error{Code: CodeThrottled, Message: "too many attempts"}
+	ErrTooLarge         = &Error{Code: CodeTooLarge, Message: "too large"}
+	ErrUnsupportedMedia = &Error{Code: CodeUnsupportedMedia, Message: "unsupported media type"}
+	ErrInternal         = &Error{Code: CodeInternal, Message: "internal error"}
 )
 
 // ErrWrongPassword is returned by ChangePassword when the current password given is not the

@@ -93,22 +93,22 @@ func (m *mailbox) all() []users.Mail {
 	return slices.Clone(m.mails)
 }
 
-// to returns the mails sent to an address so far.
-func (m *mailbox) to(addr string) []users.Mail {
+// to returns the mails of the kind sent to an address so far.
+func (m *mailbox) to(addr string, kind users.MailKind) []users.Mail {
 	var out []users.Mail
 	for _, mail := range m.all() {
-		if mail.To == addr {
+		if mail.To == addr && mail.Kind == kind {
 			out = append(out, mail)
 		}
 	}
 	return out
 }
 
-// waitFor waits until n mails have been sent to addr and returns the last.
-func (m *mailbox) waitFor(t *testing.T, addr string, n int) users.Mail {
+// waitFor waits until n mails of the kind have been sent to addr and returns the last.
+func (m *mailbox) waitFor(t *testing.T, addr string, kind users.MailKind, n int) users.Mail {
 	t.Helper()
-	testutil.Eventually(t, func() bool { return len(m.to(addr)) >= n }, "%d mails to %s", n, addr)
-	mails := m.to(addr)
+	testutil.Eventually(t, func() bool { return len(m.to(addr, kind)) >= n }, "%d %s mails to %s", n, kind, addr)
+	mails := m.to(addr, kind)
 	require.Len(t, mails, n, "mails to %s", addr)
 	return mails[n-1]
 }
@@ -179,9 +179,9 @@ func (h *harness) signIn(t testing.TB, username, password string) *users.Session
 // resetCode asks for a reset code for email and returns it once mailed.
 func (h *harness) resetCode(t *testing.T, email string) string {
 	t.Helper()
-	n := len(h.mail.to(email))
+	n := len(h.mail.to(email, users.MailPasswordReset))
 	require.NoError(t, h.svc.ForgotPassword(context.Background(), email))
-	m := h.mail.waitFor(t, email, n+1)
+	m := h.mail.waitFor(t, email, users.MailPasswordReset, n+1)
 	require.Equal(t, users.MailPasswordReset, m.Kind)
 	require.NotEmpty(t, m.Code)
 	return m.Code

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"strings"
@@ -149,17 +150,32 @@ var commonPasswords = func() map[string]bool {
 }()
 
 func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
-	u, err := s.store.GetUser(ctx, c.UserID)
-	if err != nil {
-		return s.storeErr(ctx, "get user", err)
+	var u *User
+	var key Digest
+	if c.UserID != "" {
+		var err error
+		if u, err = s.store.GetUser(ctx, c.UserID); err != nil {
+			return s.storeErr(ctx, "get user", err)
+		}
+		key = throttleKey(u.Username)
+	} else {
+		email, err := NormalizeEmail(c.Email)
+		if err != nil {
+			return err
+		}
+		// Keyed by the address given, known or not, so that the throttle tells nothing.
+		key = throttleKey(email)
+		u, err = s.store.GetUserByEmail(ctx, email)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return s.storeErr(ctx, "get user by email", err)
+		}
 	}
-	key := throttleKey(u.Username)
 	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
 		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
 	}
-	hash := u.PasswordHash
-	if hash == "" {
-		hash = s.dummy
+	hash := s.dummy
+	if u != nil && u.PasswordHash != "" {
+		hash = u.PasswordHash
 	}
 	ok, _, err := s.verify(ctx, c.OldPassword, hash)
 	if err != nil {
@@ -168,6 +184,12 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if !ok || hash == s.dummy {
 		s.throttle.fail(key, s.cfg.Now())
 		return ErrWrongPassword
+	}
+	s.throttle.reset(key)
+	if c.UserID == "" {
+		if err := s.signInErr(u); err != nil {
+			return err
+		}
 	}
 	if err := s.cfg.Passwords.Check(c.NewPassword, u.Username, u.Email); err != nil {
 		return err
@@ -210,20 +232,76 @@ func (s *service) adminSetPassword(ctx context.Context, u *User, password string
 	return nil
 }
 
-// setPassword hashes password, stores it on the user, revokes the user's sessions (but
-// keepToken) and codes, and clears the sign-in throttle. The policy has been checked.
-func (s *service) setPassword(ctx context.Context, userID, password, keepToken string) error {
-	return s.setPasswordWith(ctx, userID, password, keepToken, nil)
+func (s *service) GeneratePassword(ctx context.Context, userID string) (string, error) {
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return "", s.storeErr(ctx, "get user", err)
+	}
+	var password string
+	for range 10 { // the policy may refuse one, by bad luck: it contains the username, say
+		password = generatePassword()
+		if err = s.cfg.Passwords.Check(password, u.Username, u.Email); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return "", internal(errors.New("users: no generated password passes the password policy"))
+	}
+	if err := s.setPasswordWith(ctx, u.ID, password, "", true, nil); err != nil {
+		return "", err
+	}
+	s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	return password, nil
 }
 
-// setPasswordWith is setPassword with extra work (such as consuming a reset code) done in the
-// same transaction, first.
-func (s *service) setPasswordWith(ctx context.Context, userID, password, keepToken string, first func(ctx context.Context, tx Store) error) error {
+// passwordAlphabet is what generated passwords are made of: letters and digits without the
+// ones easily mistaken for each other (0 O o, 1 l I).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// generatePassword returns four groups of five random characters of passwordAlphabet joined by
+// hyphens: 23 characters and about 115 bits of entropy, easy to read out and type.
+func generatePassword() string {
+	const unbiased = 256 - 256%len(passwordAlphabet) // bytes at or above it would favour some characters
+	var out [23]byte
+	var buf [64]byte
+	n := len(buf)
+	for i := range out {
+		if i%6 == 5 {
+			out[i] = '-'
+			continue
+		}
+		for {
+			if n == len(buf) {
+				_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails
+				n = 0
+			}
+			c := buf[n]
+			n++
+			if int(c) < unbiased {
+				out[i] = passwordAlphabet[int(c)%len(passwordAlphabet)]
+				break
+			}
+		}
+	}
+	return string(out[:])
+}
+
+// setPassword hashes password, stores it on the user, clears MustChangePassword, revokes the
+// user's sessions (but keepToken) and codes, clears the sign-in throttle and mails the user
+// that their password changed. The policy has been checked.
+func (s *service) setPassword(ctx context.Context, userID, password, keepToken string) error {
+	return s.setPasswordWith(ctx, userID, password, keepToken, false, nil)
+}
+
+// setPasswordWith is setPassword that sets MustChangePassword to mustChange (and then sends
+// no mail: whoever generated the password tells the user), with extra work (such as
+// consuming a reset code) done in the same transaction, first.
+func (s *service) setPasswordWith(ctx context.Context, userID, password, keepToken string, mustChange bool, first func(ctx context.Context, tx Store) error) error {
 	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}
-	var username string
+	var user *User
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if first != nil {
 			if err := first(ctx, tx); err != nil {
@@ -235,18 +313,22 @@ func (s *service) setPasswordWith(ctx context.Context, userID, password, keepTok
 			return err
 		}
 		u.PasswordHash = hash
+		u.MustChangePassword = mustChange
 		u.Updated = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		username = u.Username
+		user = u
 		return revokeSessionsAndCodes.apply(ctx, tx, userID, keepToken)
 	})
 	if err != nil {
 		return s.storeErr(ctx, "set password", err)
 	}
-	s.throttle.reset(throttleKey(username))
+	s.throttle.reset(throttleKey(user.Username))
 	s.emit(Event{Type: EventSessionsRevoked, UserID: userID})
+	if !mustChange {
+		s.mailNotice(user, MailPasswordChanged)
+	}
 	return nil
 }
 
@@ -290,9 +372,6 @@ func (m Mail) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kind", string(m.Kind)), slog.String("to", m.To), slog.String("user", m.UserID))
 }
 
-// errNoMailer is ForgotPassword's answer, for every address, when mail cannot be sent.
-var errNoMailer = &Error{Code: CodeInternal, Message: "password reset by e-mail is not configured"}
-
 // maxBackgroundJobs bounds the background jobs (such as mails) run at once by one Service.
 const maxBackgroundJobs = 64
 
@@ -311,35 +390,58 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 }
 
 // mailResetCode issues a reset code to the active user with this e-mail address, if there is
-// one, voiding earlier codes, and mails it.
+// one who may reset their password, voiding earlier codes, and mails it.
 func (s *service) mailResetCode(ctx context.Context, email string) {
 	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) || (err == nil && u.Status != StatusActive) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (u.Status != StatusActive || u.PasswordResetDisallowed)) {
 		return
 	}
 	if err != nil {
 		_ = s.storeErr(ctx, "get user by email", err)
 		return
 	}
+	if s.mailCode(ctx, u, TokenReset, MailPasswordReset, s.cfg.ResetCodeTTL) {
+		s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
+	}
+}
+
+// mailCode issues u a single-use code of the kind, voiding their earlier codes of that kind
+// (one outstanding code at a time), and mails it to them as a mail of mailKind. It reports
+// whether the code was issued; failures are logged, without the code.
+func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKind MailKind, ttl time.Duration) bool {
 	var code string
 	var exp time.Time
-	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		// One outstanding code at a time: a new request voids the earlier ones.
-		if _, err := tx.DeleteUserTokens(ctx, u.ID, TokenReset); err != nil {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		if _, err := tx.DeleteUserTokens(ctx, u.ID, kind); err != nil {
 			return err
 		}
-		code, exp, err = s.issueToken(ctx, tx, TokenReset, u.ID, s.cfg.ResetCodeTTL)
+		var err error
+		code, exp, err = s.issueToken(ctx, tx, kind, u.ID, ttl)
 		return err
 	})
 	if err != nil {
-		_ = s.storeErr(ctx, "put reset code", err)
-		return
+		_ = s.storeErr(ctx, "put "+string(kind)+" code", err)
+		return false
 	}
-	s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
-	m := Mail{Kind: MailPasswordReset, To: u.Email, UserID: u.ID, Name: u.Name, Code: code, Expires: exp}
+	s.send(ctx, Mail{Kind: mailKind, To: u.Email, UserID: u.ID, Name: u.Name, Code: code, Expires: exp})
+	return true
+}
+
+// send hands m to the Mailer, logging a failure without the code.
+func (s *service) send(ctx context.Context, m Mail) {
 	if err := s.cfg.Mailer.Send(ctx, m); err != nil {
 		s.log.ErrorContext(ctx, "users: mail not sent", "mail", m, "err", err)
 	}
+}
+
+// mailNotice mails u a notice without a code, such as MailPasswordChanged, in the background,
+// when a Mailer is configured and u has an address.
+func (s *service) mailNotice(u *User, kind MailKind) {
+	if s.cfg.Mailer == nil || u.Email == "" {
+		return
+	}
+	m := Mail{Kind: kind, To: u.Email, UserID: u.ID, Name: u.Name}
+	s.background(func(ctx context.Context) { s.send(ctx, m) })
 }
 
 // backgroundTimeout bounds each background job, such as sending one mail.
@@ -390,10 +492,13 @@ func (s *service) ResetPassword(ctx context.Context, code, password string) erro
 	if err != nil {
 		return s.storeErr(ctx, "get user", err)
 	}
+	if u.PasswordResetDisallowed {
+		return errBadCode
+	}
 	if err := s.cfg.Passwords.Check(password, u.Username, u.Email); err != nil {
 		return err
 	}
-	err = s.setPasswordWith(ctx, u.ID, password, "", func(ctx context.Context, tx Store) error {
+	err = s.setPasswordWith(ctx, u.ID, password, "", false, func(ctx context.Context, tx Store) error {
 		_, err := tx.ConsumeToken(ctx, digest, TokenReset, s.cfg.Now())
 		if errors.Is(err, ErrNotFound) {
 			return errBadCode

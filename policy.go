@@ -8,23 +8,58 @@ type Action string
 // The actions Authorize decides on. Update is decided by AuthorizeUpdate, which also looks at
 // what changes.
 const (
-	ActionRead           Action = "read"            // read the user's profile
+	ActionRead           Action = "read"            // read the user's profile and image
 	ActionList           Action = "list"            // list and count users (target is nil)
-	ActionCreate         Action = "create"          // create a user with a full profile (target is nil)
+	ActionCreate         Action = "create"          // create a user with a full profile (target: the user to be, or nil)
 	ActionUpdate         Action = "update"          // change the profile; see AuthorizeUpdate
+	ActionApprove        Action = "approve"         // approve a pending user
 	ActionDelete         Action = "delete"          // delete, poll and cancel the deletion
-	ActionSetPassword    Action = "set-password"    // set the password without the current one
-	ActionRevokeSessions Action = "revoke-sessions" // sign the user out everywhere
+	ActionSetPassword    Action = "set-password"    // set or generate the password without the current one
+	ActionRevokeSessions Action = "revoke-sessions" // sign the user out everywhere, and revoke their API keys
+	ActionManageKeys     Action = "manage-keys"     // list, create, rotate and delete the user's API keys
+	ActionSetImage       Action = "set-image"       // replace or remove the user's profile image
+	ActionImport         Action = "import"          // import users with their hashes (target is nil)
+	ActionExport         Action = "export"          // export every user with their hash (target is nil)
 )
+
+// RoleOrgAdmin is the role of an organization's administrator: they may manage the users of
+// their own organization (their OrgID), and see no other.
+const RoleOrgAdmin = "orgadmin"
 
 // IsAdmin reports whether u is an administrator: an active user with the admin role.
 func IsAdmin(u *User) bool {
 	return u != nil && u.Status == StatusActive && u.HasRole(RoleAdmin)
 }
 
-// Authorize decides whether actor may do action to target (nil for ActionList and
-// ActionCreate). An administrator may do everything; a user may read their own profile and
-// sign themself out everywhere, and nothing else. It returns nil or ErrForbidden.
+// Can reports whether u may act on resource at level: u is active and is an administrator, or
+// holds a permission on resource that includes level. It is a pure function, safe for
+// concurrent use.
+func Can(u *User, resource string, level Permission) bool {
+	if u == nil || u.Status != StatusActive {
+		return false
+	}
+	return u.HasRole(RoleAdmin) || u.Permissions[resource].Includes(level)
+}
+
+// errHidden is the answer to an organization administrator acting on a user of another
+// organization: as if the user did not exist.
+var errHidden = &Error{Code: CodeNotFound, Message: "user not found"}
+
+// Authorize decides whether actor may do action to target (nil for ActionList, ActionImport
+// and ActionExport; for ActionCreate, the user as it would be created, or nil to ask whether
+// actor may create users at all). It returns nil, ErrForbidden, or ErrNotFound when actor is an
+// organization administrator and target belongs to another organization.
+//
+//   - An administrator may do everything.
+//   - A user may read their own profile, sign themself out everywhere, manage their own API
+//     keys and image, and update what AuthorizeUpdate allows.
+//   - A user holding read on ResourceUsers may also list and read every user; one holding
+//     write may also create, update, approve, delete, set passwords and revoke sessions,
+//     keys and images of users who hold no role or permission that they do not hold.
+//   - An organization administrator (RoleOrgAdmin with an OrgID) may do what write on
+//     ResourceUsers allows, within their organization only.
+//   - Importing and exporting are for administrators only.
+//
 // It is a pure function, safe for concurrent use.
 func Authorize(actor *User, action Action, target *User) error {
 	switch {
@@ -32,33 +67,112 @@ func Authorize(actor *User, action Action, target *User) error {
 		return ErrForbidden
 	case IsAdmin(actor):
 		return nil
-	case target == nil || target.ID != actor.ID:
+	case action == ActionImport || action == ActionExport:
+		return ErrForbidden
+	case target != nil && target.ID == actor.ID && action != ActionCreate:
+		switch action {
+		case ActionRead, ActionRevokeSessions, ActionUpdate, ActionManageKeys, ActionSetImage:
+			return nil
+		}
 		return ErrForbidden
 	}
-	switch action {
-	case ActionRead, ActionRevokeSessions, ActionUpdate:
+	level := PermissionWrite
+	if action == ActionRead || action == ActionList {
+		level = PermissionRead
+	}
+	if Can(actor, ResourceUsers, level) {
+		if level == PermissionWrite && target != nil && exceeds(target, actor) {
+			return ErrForbidden
+		}
+		return nil
+	}
+	if isOrgAdmin(actor) {
+		switch {
+		case target == nil:
+			return nil
+		case target.OrgID != actor.OrgID:
+			return errHidden
+		case level == PermissionWrite && exceeds(target, actor):
+			return ErrForbidden
+		}
 		return nil
 	}
 	return ErrForbidden
 }
 
-// AuthorizeUpdate decides whether actor may apply p to target. An administrator may change
-// anything of anyone else's, and of their own anything but their status and, beyond dropping
-// roles, their scope. A user acting on themself may change their username, e-mail, name and
-// metadata, drop roles from their scope and disable their account; never set a password
-// without the current one (see Service.ChangePassword), raise their scope or status, or
-// change plan, vendor, components, organization or verification. Nobody else may update.
-// It returns nil or an ErrForbidden naming the field at fault. It is a pure function.
+// isOrgAdmin reports whether u administers an organization.
+func isOrgAdmin(u *User) bool { return u.OrgID != "" && u.HasRole(RoleOrgAdmin) }
+
+// ListOrg tells whether actor's lists and counts of users must be limited to one organization,
+// and which: true and the actor's OrgID for an organization administrator without read on
+// ResourceUsers; false for everyone else (Authorize decides whether they may list at all).
+// It is a pure function.
+func ListOrg(actor *User) (orgID string, limited bool) {
+	if actor == nil || Can(actor, ResourceUsers, PermissionRead) || !isOrgAdmin(actor) {
+		return "", false
+	}
+	return actor.OrgID, true
+}
+
+// exceeds reports whether u holds a role (other than RoleUser) or a permission that actor
+// does not: what a delegated administrator may neither grant nor act upon.
+func exceeds(u, actor *User) bool {
+	for _, role := range u.Scope {
+		if role != RoleUser && !actor.HasRole(role) {
+			return true
+		}
+	}
+	for res, level := range u.Permissions {
+		if !actor.Permissions[res].Includes(level) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthorizeUpdate decides whether actor may apply p to target.
+//
+//   - An administrator may change anything of anyone else's, and of their own anything but
+//     their status and, beyond dropping roles, their scope.
+//   - A user acting on themself may change their username, e-mail, name and metadata, drop
+//     roles from their scope and disable their account; never set a password without the
+//     current one (see Service.ChangePassword), raise their scope or status, or change plan,
+//     vendor, components, organization, verification, permissions or whether they may reset
+//     their password.
+//   - A delegated administrator (see Authorize) may update the users they may act on, as long
+//     as the result holds no role or permission that they do not hold themself; an
+//     organization administrator may not move a user to another organization.
+//
+// It returns nil, an ErrForbidden naming the field at fault, or the ErrNotFound of Authorize.
+// It is a pure function.
 func AuthorizeUpdate(actor, target *User, p Update) error {
 	if err := Authorize(actor, ActionUpdate, target); err != nil {
 		return err
 	}
-	self := target.ID == actor.ID
-	if !self {
-		return nil // an administrator acting on someone else
-	}
 	forbid := func(field string) error {
-		return &Error{Code: CodeForbidden, Field: field, Message: "you may not change this of your own account"}
+		return &Error{Code: CodeForbidden, Field: field, Message: "you may not make this change"}
+	}
+	if target.ID != actor.ID {
+		if IsAdmin(actor) {
+			return nil
+		}
+		// A delegated administrator: what they may grant is bounded by what they hold.
+		after := &User{Scope: target.Scope, Permissions: target.Permissions}
+		if p.Scope != nil {
+			after.Scope = *p.Scope
+		}
+		if p.Permissions != nil {
+			after.Permissions = *p.Permissions
+		}
+		switch {
+		case p.Scope != nil && exceeds(&User{Scope: after.Scope}, actor):
+			return forbid("scope")
+		case p.Permissions != nil && exceeds(&User{Permissions: after.Permissions}, actor):
+			return forbid("permissions")
+		case p.OrgID != nil && *p.OrgID != target.OrgID && !Can(actor, ResourceUsers, PermissionWrite):
+			return forbid("orgId")
+		}
+		return nil
 	}
 	if p.Scope != nil {
 		for _, role := range *p.Scope {
@@ -86,6 +200,10 @@ func AuthorizeUpdate(actor, target *User, p Update) error {
 		return forbid("orgId")
 	case p.EmailVerified != nil:
 		return forbid("emailVerified")
+	case p.Permissions != nil:
+		return forbid("permissions")
+	case p.PasswordResetAllowed != nil:
+		return forbid("passwordResetAllowed")
 	}
 	return nil
 }

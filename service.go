@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"runtime"
 	"sync"
 	"time"
@@ -40,11 +41,17 @@ type Service interface {
 	SignOut(ctx context.Context, token string) error
 	// RevokeSessions revokes every session of the user. Returns ErrNotFound for an unknown user.
 	RevokeSessions(ctx context.Context, userID string) error
+	// RevokeCredentials revokes every session, outstanding code and API key of the user at
+	// once. Returns ErrNotFound for an unknown user.
+	RevokeCredentials(ctx context.Context, userID string) error
 
 	// Get returns the user with this ID, or ErrNotFound.
 	Get(ctx context.Context, id string) (*User, error)
 	// GetByUsername returns the user with this username (case-insensitively), or ErrNotFound.
 	GetByUsername(ctx context.Context, username string) (*User, error)
+	// GetByEmail returns the user with this e-mail address (case-insensitively), or
+	// ErrNotFound. Returns ErrInvalid for a string that is not an e-mail address.
+	GetByEmail(ctx context.Context, email string) (*User, error)
 	// List returns the page of users q selects and the total number q's conditions select.
 	// Returns ErrInvalid for a bad query (see Query).
 	List(ctx context.Context, q Query) (page []*User, total int, err error)
@@ -57,18 +64,28 @@ type Service interface {
 	// is being deleted.
 	Update(ctx context.Context, id string, p Update) (*User, error)
 
-	// ChangePassword sets a new password after checking the current one, and revokes every
-	// session and outstanding code of the user except the session c.KeepToken. Returns
-	// ErrWrongPassword for a wrong current password, ErrInvalid for a new password the policy
-	// refuses, ErrThrottled after repeated failures, ErrNotFound for an unknown user.
+	// ChangePassword sets a new password after checking the current one, clears
+	// MustChangePassword, and revokes every session and outstanding code of the user except
+	// the session c.KeepToken. The user is c.UserID or, when that is empty, the user with the
+	// address c.Email: that form proves nothing but the password, so an unknown address
+	// answers ErrWrongPassword after the same work as a wrong password, and a user who is not
+	// active gets the ErrForbidden of SignIn. Returns ErrWrongPassword for a wrong current
+	// password, ErrInvalid for a new password the policy refuses, ErrThrottled after repeated
+	// failures, ErrNotFound for an unknown c.UserID.
 	ChangePassword(ctx context.Context, c PasswordChange) error
 	// SetPassword sets the user's password without the current one (an administrator's
-	// reset) and revokes the user's sessions and codes. Returns ErrNotFound or ErrInvalid.
+	// reset), clears MustChangePassword, and revokes the user's sessions and codes. Returns
+	// ErrNotFound or ErrInvalid.
 	SetPassword(ctx context.Context, userID, password string) error
+	// GeneratePassword sets a strong generated password for the user, as SetPassword does,
+	// marks them MustChangePassword, and returns the password: the only time it is shown.
+	// Returns ErrNotFound.
+	GeneratePassword(ctx context.Context, userID string) (string, error)
 	// SetPasswordByEmail is SetPassword for the user with this e-mail address.
 	SetPasswordByEmail(ctx context.Context, email, password string) error
 	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
-	// there is an active one, voiding the user's earlier codes. It answers the same, in the
+	// there is an active one whose PasswordResetDisallowed is not set, voiding the user's
+	// earlier codes. It answers the same, in the
 	// same time, whether or not there is: nil, or ErrInvalid for an address that is not an
 	// e-mail address, or ErrInternal when no Mailer is configured. The look-up, the code and
 	// the mail happen in the background; Close waits for them.
@@ -78,6 +95,70 @@ type Service interface {
 	// an unknown, used or expired code and ErrInvalid (field "password") for a password the
 	// policy refuses, in which case the code stays usable.
 	ResetPassword(ctx context.Context, code, password string) error
+
+	// Register signs up a user who must prove their e-mail address: it creates the user,
+	// pending when Config.RequireVerifiedEmail or Config.RequireApproval is set and active
+	// otherwise, with EmailVerified false, and mails them a single-use verification code
+	// (valid Config.VerifyCodeTTL) for VerifyEmail. When the username or e-mail is taken it
+	// creates nothing and mails the owner of the address that someone tried to register
+	// with it. It answers the same, in the same time, either way: nil, or ErrInvalid for
+	// input that is malformed or a password the policy refuses, or ErrInternal when no Mailer
+	// is configured. The look-up, the user and the mail happen in the background; Close
+	// waits for them.
+	Register(ctx context.Context, r Registration) error
+	// ResendVerification mails a new verification code, voiding earlier ones, to the user
+	// with this e-mail address when there is one whose address is unverified and who is not
+	// disabled. It answers as ForgotPassword does, whether or not there is.
+	ResendVerification(ctx context.Context, email string) error
+	// VerifyEmail consumes a code from Register or ResendVerification, marks the user's
+	// e-mail verified and, when the user is pending and Config.RequireApproval is not set,
+	// makes them active. Returns the user, or ErrInvalid (field "code") for an unknown, used
+	// or expired code.
+	VerifyEmail(ctx context.Context, code string) (*User, error)
+	// Approve makes a pending user active. Approving an active user changes nothing and
+	// returns them. Returns ErrNotFound, or ErrConflict for a disabled user (enable them with
+	// Update instead).
+	Approve(ctx context.Context, userID string) (*User, error)
+
+	// CreateAPIKey issues a named API key for the user. The key, in the result's Key, is
+	// shown this once: only its digest is stored. It authenticates as a bearer token does
+	// (see Authenticate) until it expires, is deleted or rotated, or the user is disabled.
+	// Returns ErrNotFound for an unknown user, ErrInvalid for a bad name or an expiry not in
+	// the future, and ErrConflict for a name the user already has, a user with
+	// Config.MaxAPIKeys keys, or a disabled user.
+	CreateAPIKey(ctx context.Context, userID string, in NewAPIKey) (*APIKey, error)
+	// APIKeys lists the user's API keys, oldest first, without their keys. Returns ErrNotFound
+	// for an unknown user.
+	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
+	// RotateAPIKey replaces the key of the user's API key keyID by a new one, keeping its ID,
+	// name and expiry, and returns it with the new key shown this once. Returns ErrNotFound.
+	RotateAPIKey(ctx context.Context, userID, keyID string) (*APIKey, error)
+	// DeleteAPIKey revokes the user's API key keyID. Returns ErrNotFound.
+	DeleteAPIKey(ctx context.Context, userID, keyID string) error
+
+	// SetImage stores data as the user's profile image. The type is sniffed from the bytes,
+	// never taken from a caller: it returns ErrUnsupportedMedia for anything but a JPEG or a
+	// PNG, ErrTooLarge for more than Config.MaxImageBytes, ErrInvalid (field "image") for
+	// dimensions over Config.MaxImageSide or a header it cannot read (only the header is
+	// read, so a decompression bomb is refused without being decoded), and ErrNotFound for
+	// an unknown user.
+	SetImage(ctx context.Context, userID string, data []byte) (*Image, error)
+	// Image returns the user's profile image, or ErrNotFound when there is none.
+	Image(ctx context.Context, userID string) (*Image, error)
+	// DeleteImage removes the user's profile image. Returns ErrNotFound when there is none.
+	DeleteImage(ctx context.Context, userID string) error
+
+	// Import creates users that come with a password hash from another system: argon2id, or
+	// bcrypt ($2a$, $2b$, $2y$), which sign-in verifies and replaces with argon2id after the
+	// first successful sign-in. Each user keeps the ID, times, status and hash given (an empty
+	// ID is generated, zero times are now). It returns one result per user, in order: created,
+	// skipped when the ID, username or e-mail is taken, or rejected with the reason; the
+	// created users are stored in one transaction. It returns an error only when the store
+	// fails, and then creates nothing.
+	Import(ctx context.Context, us []*User) ([]ImportResult, error)
+	// Export calls fn with every user, with their password hash, in ID order, a page at a
+	// time; it stops at fn's first error and returns it.
+	Export(ctx context.Context, fn func(*User) error) error
 
 	// Delete starts deleting the user and returns the ticket at once. In the same transaction
 	// the user is disabled and every token, code and API key of theirs revoked, so from then on
@@ -112,6 +193,8 @@ type NewUser struct {
 	Status                   Status
 	EmailVerified            bool
 	Metadata                 map[string]any
+	Permissions              map[string]Permission
+	PasswordResetDisallowed  bool
 }
 
 // Update is a patch for Service.Update: a nil field is left as it is. Metadata replaces the
@@ -130,12 +213,15 @@ type Update struct {
 	Status                   *Status
 	EmailVerified            *bool
 	Metadata                 *map[string]any
+	Permissions              *map[string]Permission // replaces the whole object
+	PasswordResetAllowed     *bool
 	Version                  *int64
 }
 
 // PasswordChange is the input of Service.ChangePassword.
 type PasswordChange struct {
 	UserID      string
+	Email       string // names the user when UserID is empty
 	OldPassword string
 	NewPassword string
 	KeepToken   string // the session to keep, usually the caller's own; "" revokes every session
@@ -149,6 +235,51 @@ type Session struct {
 	Expires time.Time `json:"expires"`
 }
 
+// Registration is the input of Service.Register. Username and Email default to each other;
+// one of them is required.
+type Registration struct {
+	Username string
+	Email    string
+	Name     string
+	Password string
+}
+
+// NewAPIKey is the input of Service.CreateAPIKey.
+type NewAPIKey struct {
+	Name    string    // required: printable text of at most MaxNameLength characters, unique per user
+	Expires time.Time // when the key stops working; the zero time means never
+}
+
+// APIKey describes an API key. Key is set only in the answer of CreateAPIKey and
+// RotateAPIKey: it is the secret, shown once.
+type APIKey struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Prefix   string    `json:"prefix"` // the first characters of the key, to tell keys apart
+	Key      string    `json:"key,omitempty"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires,omitzero"`
+	LastUsed time.Time `json:"lastUsed,omitzero"` // to the minute
+}
+
+// ImportStatus is the outcome of importing one user.
+type ImportStatus string
+
+// The outcomes of Import.
+const (
+	ImportCreated  ImportStatus = "created"
+	ImportSkipped  ImportStatus = "skipped"  // the ID, username or e-mail is taken
+	ImportRejected ImportStatus = "rejected" // the user or their hash is invalid
+)
+
+// ImportResult is the outcome of importing one user: ID is the user's, and Err says why a user
+// was skipped or rejected (an *Error naming the field at fault).
+type ImportResult struct {
+	Status ImportStatus
+	ID     string
+	Err    error
+}
+
 // Config configures a Service. The zero Config means safe defaults; every field is optional.
 type Config struct {
 	// Now is the clock; default time.Now. Tests set it to control expiry, throttling and
@@ -159,8 +290,25 @@ type Config struct {
 	// OnEvent, when set, is called synchronously for each Event; it must be quick and safe
 	// for concurrent use.
 	OnEvent func(Event)
-	// Mailer delivers password-reset codes. Without one, ForgotPassword returns ErrInternal.
+	// Mailer delivers password-reset and verification codes and notices. Without one,
+	// ForgotPassword, Register and ResendVerification return ErrInternal.
 	Mailer Mailer
+
+	// RequireVerifiedEmail keeps a user whose e-mail address is not verified from signing
+	// in (they get ErrForbidden naming "emailVerified" after proving the password), and
+	// makes Register create pending users.
+	RequireVerifiedEmail bool
+	// RequireApproval makes Register create pending users who stay pending, verified or
+	// not, until Approve.
+	RequireApproval bool
+	// VerifyCodeTTL is the lifetime of an e-mail verification code; default 24 hours.
+	VerifyCodeTTL time.Duration
+	// MaxAPIKeys bounds the API keys of one user; default 100.
+	MaxAPIKeys int
+	// MaxImageBytes bounds a profile image; default 1 MiB. MaxImageSide bounds its width and
+	// height in pixels; default 4096.
+	MaxImageBytes int
+	MaxImageSide  int
 
 	// Argon2 sets the argon2id parameters of new hashes. Default: OWASP's m=19 MiB, t=2, p=1,
 	// 16-byte salt, 32-byte key. A stored hash with other parameters is rehashed after the
@@ -233,6 +381,12 @@ const (
 	EventPasswordReset     EventType = "password.reset"
 	EventPasswordForgot    EventType = "password.forgot"
 	EventSessionsRevoked   EventType = "sessions.revoked"
+	EventRegistered        EventType = "user.registered"
+	EventEmailVerified     EventType = "user.email-verified"
+	EventApproved          EventType = "user.approved"
+	EventAPIKeyCreated     EventType = "apikey.created"
+	EventAPIKeyRevoked     EventType = "apikey.revoked"
+	EventUsersImported     EventType = "users.imported"
 	EventDeletionStarted   EventType = "deletion.started"
 	EventDeletionStep      EventType = "deletion.step"
 	EventDeletionCompleted EventType = "deletion.completed"
@@ -244,6 +398,10 @@ const (
 const (
 	DefaultSessionTTL       = 30 * 24 * time.Hour
 	DefaultResetCodeTTL     = time.Hour
+	DefaultVerifyCodeTTL    = 24 * time.Hour
+	DefaultMaxAPIKeys       = 100
+	DefaultMaxImageBytes    = 1 << 20
+	DefaultMaxImageSide     = 4096
 	DefaultDeletionAttempts = 5
 	DefaultDeletionBackoff  = time.Second
 	DefaultTicketLease      = time.Minute
@@ -340,11 +498,15 @@ func (c *Config) setDefaults() error {
 	c.Throttle.setDefaults()
 	setDefault(&c.SessionTTL, DefaultSessionTTL)
 	setDefault(&c.ResetCodeTTL, DefaultResetCodeTTL)
+	setDefault(&c.VerifyCodeTTL, DefaultVerifyCodeTTL)
+	setDefault(&c.MaxAPIKeys, DefaultMaxAPIKeys)
+	setDefault(&c.MaxImageBytes, DefaultMaxImageBytes)
+	setDefault(&c.MaxImageSide, DefaultMaxImageSide)
 	setDefault(&c.DeletionAttempts, DefaultDeletionAttempts)
 	setDefault(&c.DeletionBackoff, DefaultDeletionBackoff)
 	setDefault(&c.TicketLease, DefaultTicketLease)
 	setDefault(&c.PollInterval, DefaultPollInterval)
-	seen := map[string]bool{stepRevokeCredentials: true, stepRemoveUser: true}
+	seen := map[string]bool{stepRevokeCredentials: true, stepRemoveImage: true, stepRemoveUser: true}
 	for _, st := range c.DeletionSteps {
 		if st.Name == "" || st.Run == nil || seen[st.Name] {
 			return invalid("DeletionSteps", "each step needs a unique name (not a built-in one) and a Run function")
@@ -401,6 +563,8 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 		Status:                   in.Status,
 		EmailVerified:            in.EmailVerified,
 		Metadata:                 in.Metadata,
+		Permissions:              maps.Clone(in.Permissions),
+		PasswordResetDisallowed:  in.PasswordResetDisallowed,
 		Created:                  now,
 		Updated:                  now,
 	}
@@ -428,6 +592,18 @@ func (s *service) Get(ctx context.Context, id string) (*User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, "get user", err)
+	}
+	return u, nil
+}
+
+func (s *service) GetByEmail(ctx context.Context, email string) (*User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.GetUserByEmail(ctx, email)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get user by email", err)
 	}
 	return u, nil
 }
@@ -519,6 +695,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 				return err
 			}
 			u.PasswordHash = hash
+			u.MustChangePassword = false
 		}
 		u.Updated = s.now()
 		switch {
@@ -530,6 +707,12 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
+		if Fold(u.Email) != Fold(cur.Email) {
+			// A code mailed to the old address must not verify the new one.
+			if _, err := tx.DeleteUserTokens(ctx, u.ID, TokenVerify); err != nil {
+				return err
+			}
+		}
 		return revoke.apply(ctx, tx, u.ID, "")
 	})
 	if err != nil {
@@ -539,6 +722,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 	if p.Password != nil {
 		s.throttle.reset(throttleKey(u.Username))
 		s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+		s.mailNotice(u, MailPasswordChanged)
 	}
 	if revoke != revokeNone {
 		s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID})
@@ -600,6 +784,12 @@ func (p *Update) apply(u *User) error {
 	}
 	if p.Metadata != nil {
 		u.Metadata = *p.Metadata
+	}
+	if p.Permissions != nil {
+		u.Permissions = maps.Clone(*p.Permissions)
+	}
+	if p.PasswordResetAllowed != nil {
+		u.PasswordResetDisallowed = !*p.PasswordResetAllowed
 	}
 	return nil
 }

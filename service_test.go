@@ -213,13 +213,16 @@ func TestUserJSON(t *testing.T) {
 	b, err := json.Marshal(got)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &m))
-	for _, key := range []string{"id", "username", "email", "scope", "status", "isActive", "emailVerified", "metadata", "created", "updated", "version", "orgId", "allowedPrivateComponents"} {
+	for _, key := range []string{"id", "username", "email", "scope", "status", "isActive", "emailVerified", "metadata", "created", "updated", "version", "orgId", "allowedPrivateComponents", "hasPassword", "passwordResetAllowed", "mustChangePassword"} {
 		assert.Contains(t, m, key)
 	}
 	assert.Equal(t, true, m["isActive"])
 	assert.Equal(t, map[string]any{}, m["metadata"], "nil metadata is {}")
 	assert.Equal(t, alice, m["username"])
-	assert.Len(t, m, 13, "no other keys: %v", m)
+	assert.Equal(t, true, m["hasPassword"])
+	assert.Equal(t, true, m["passwordResetAllowed"])
+	assert.Equal(t, false, m["mustChangePassword"])
+	assert.Len(t, m, 16, "no other keys: %v", m)
 
 	disabled := *got
 	disabled.Status = users.StatusDisabled

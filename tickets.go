@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// The built-in deletion steps: the first and the last of every ticket.
+// The built-in deletion steps: the first two and the last of every ticket.
 const (
 	stepRevokeCredentials = "revoke-credentials" // every token, code and API key of the user
+	stepRemoveImage       = "remove-image"       // the user's profile image
 	stepRemoveUser        = "remove-user"        // the user record itself
 )
 
@@ -17,8 +18,8 @@ const (
 const maxBackoff = time.Hour
 
 func (s *service) Delete(ctx context.Context, userID string) (*Ticket, error) {
-	steps := make([]string, 0, len(s.cfg.DeletionSteps)+2)
-	steps = append(steps, stepRevokeCredentials)
+	steps := make([]string, 0, len(s.cfg.DeletionSteps)+3)
+	steps = append(steps, stepRevokeCredentials, stepRemoveImage)
 	for _, st := range s.cfg.DeletionSteps {
 		steps = append(steps, st.Name)
 	}
@@ -211,9 +212,15 @@ func (s *service) runStep(ctx context.Context, t *Ticket, name string) (err erro
 			err = fmt.Errorf("step panicked: %v", r)
 		}
 	}()
-	if name == stepRevokeCredentials {
+	switch name {
+	case stepRevokeCredentials:
 		_, err := s.store.DeleteUserTokens(ctx, t.UserID)
 		return err
+	case stepRemoveImage:
+		if err := s.store.DeleteImage(ctx, t.UserID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
 	}
 	for _, st := range s.cfg.DeletionSteps {
 		if st.Name == name {

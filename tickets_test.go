@@ -116,8 +116,8 @@ func TestDelete(t *testing.T) {
 	assert.Equal(t, users.TicketInProgress, ticket.Status)
 	assert.Equal(t, u.ID, ticket.UserID)
 	assert.Equal(t, 0, ticket.StepsDone)
-	assert.Equal(t, 6, ticket.StepsTotal())
-	assert.Equal(t, []string{"revoke-credentials", "block", "forget-orders", "check", "forget-files", "remove-user"}, ticket.Steps)
+	assert.Equal(t, 7, ticket.StepsTotal())
+	assert.Equal(t, []string{"revoke-credentials", "remove-image", "block", "forget-orders", "check", "forget-files", "remove-user"}, ticket.Steps)
 	id, err := uuid.Parse(ticket.ID)
 	require.NoError(t, err)
 	assert.Equal(t, uuid.Version(7), id.Version())
@@ -161,7 +161,7 @@ func TestDelete(t *testing.T) {
 			steps = append(steps, e.Step)
 		}
 	}
-	assert.Equal(t, []users.EventType{users.EventDeletionStarted, users.EventDeletionStep, users.EventDeletionStep,
+	assert.Equal(t, []users.EventType{users.EventDeletionStarted, users.EventDeletionStep, users.EventDeletionStep, users.EventDeletionStep,
 		users.EventDeletionStep, users.EventDeletionStep, users.EventDeletionStep, users.EventDeletionStep, users.EventDeletionCompleted}, types)
 	assert.Equal(t, ticket.Steps, steps)
 
@@ -195,7 +195,7 @@ func TestTicketJSON(t *testing.T) {
 	assert.Equal(t, u.ID, got["userId"])
 	assert.Equal(t, "in-progress", got["status"])
 	assert.Equal(t, 0.0, got["stepsDone"])
-	assert.Equal(t, 2.0, got["stepsTotal"])
+	assert.Equal(t, 3.0, got["stepsTotal"])
 	assert.Contains(t, got, "created")
 	assert.Contains(t, got, "updated")
 	for _, key := range []string{"steps", "Steps", "owner", "Owner", "leaseUntil", "version", "attempts", "priorStatus", "failedStep", "message", "id"} {
@@ -231,7 +231,7 @@ func TestDeleteRetriesWithBackoff(t *testing.T) {
 	require.NoError(t, err)
 	got := waitForTicket(t, svc, ticket.ID, func(t *users.Ticket) bool { return t.Attempts == 1 }, "first failure")
 	assert.Equal(t, users.TicketInProgress, got.Status)
-	assert.Equal(t, 1, got.StepsDone, "revoke-credentials done")
+	assert.Equal(t, 2, got.StepsDone, "revoke-credentials and remove-image done")
 	assert.Equal(t, got.Updated.Add(10*time.Second), got.NextAttempt, "first back-off is DeletionBackoff")
 
 	// Not before the back-off has passed.
@@ -277,7 +277,7 @@ func TestDeleteFails(t *testing.T) {
 	got := waitForTicket(t, h.svc, ticket.ID, ticketDone, "done")
 	assert.Equal(t, users.TicketFailed, got.Status)
 	assert.Equal(t, "broken", got.FailedStep)
-	assert.Equal(t, 1, got.StepsDone)
+	assert.Equal(t, 2, got.StepsDone)
 	assert.NotEmpty(t, got.Message)
 	assert.NotContains(t, got.Message, "hunter2")
 	assert.NotContains(t, got.Message, "refused")

@@ -294,14 +294,23 @@ func (u *User) Validate() error {
 		}
 	}
 	for _, f := range []struct{ name, value string }{{"name", u.Name}, {"plan", u.Plan}, {"orgId", u.OrgID}} {
-		if utf8.RuneCountInString(f.value) > MaxNameLength || !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-			return invalid(f.name, "must be printable text of at most %d characters", MaxNameLength)
+		if err := checkText(f.name, f.value); err != nil {
+			return err
 		}
 	}
 	if !u.Status.Valid() {
 		return invalid("status", "must be one of pending, active, disabled")
 	}
 	return validatePermissions(u.Permissions)
+}
+
+// checkText returns an ErrInvalid naming field unless s is printable text of at most
+// MaxNameLength characters.
+func checkText(field, s string) error {
+	if utf8.RuneCountInString(s) > MaxNameLength || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return invalid(field, "must be printable text of at most %d characters", MaxNameLength)
+	}
+	return nil
 }
 
 // validatePermissions checks the resources and levels of a permissions object.

@@ -15,9 +15,9 @@ import (
 // Codes of the errors the adapter itself finds in a request, beside the users.Code values the
 // Service returns. Like those, they are stable strings clients may match on.
 const (
-	CodeTooLarge         users.Code = "too_large"          // 413: the body is over Options.MaxBodyBytes
-	CodeUnsupportedMedia users.Code = "unsupported_media"  // 415: the body is not JSON
-	CodeMethodNotAllowed users.Code = "method_not_allowed" // 405: the path has no such method
+	CodeTooLarge                    = users.CodeTooLarge         // 413: the body is over Options.MaxBodyBytes
+	CodeUnsupportedMedia            = users.CodeUnsupportedMedia // 415: the body is not of a type the route takes
+	CodeMethodNotAllowed users.Code = "method_not_allowed"       // 405: the path has no such method
 )
 
 // statusOf maps every error code to the HTTP status of its response. A code missing from it

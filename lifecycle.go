@@ -1,0 +1,157 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// errNoMailer is the answer of the flows that mail a code, for every address, when mail cannot
+// be sent.
+var errNoMailer = &Error{Code: CodeInternal, Message: "mail is not configured"}
+
+func (s *service) Register(ctx context.Context, r Registration) error {
+	username, email := strings.TrimSpace(r.Username), strings.TrimSpace(r.Email)
+	if username == "" {
+		username = email
+	}
+	if email == "" {
+		email = username
+	}
+	status := StatusActive
+	if s.cfg.RequireVerifiedEmail || s.cfg.RequireApproval {
+		status = StatusPending
+	}
+	now := s.now()
+	u := &User{ID: newID(), Username: username, Email: email, Name: r.Name, Status: status, Created: now, Updated: now}
+	if err := u.Normalize(); err != nil {
+		return err
+	}
+	if r.Password == "" {
+		return invalid("password", "is required")
+	}
+	if err := s.cfg.Passwords.Check(r.Password, u.Username, u.Email); err != nil {
+		return err
+	}
+	if s.cfg.Mailer == nil {
+		return errNoMailer
+	}
+	// The hash is computed whether or not the account exists, so that the answer takes the
+	// same time; everything that depends on the account happens in the background.
+	hash, err := s.hash(ctx, r.Password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	s.background(func(ctx context.Context) { s.register(ctx, u) })
+	return nil
+}
+
+// register creates the user Register validated and mails them a verification code or, when
+// the username or e-mail is taken, mails the owner of the address that someone tried.
+func (s *service) register(ctx context.Context, u *User) {
+	err := s.store.CreateUser(ctx, u)
+	if errors.Is(err, ErrConflict) {
+		owner, err := s.store.GetUserByEmail(ctx, u.Email)
+		if errors.Is(err, ErrNotFound) {
+			owner, err = s.store.GetUserByUsername(ctx, u.Username)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) { // else deleted in between: nobody to tell
+				_ = s.storeErr(ctx, "get user by email", err)
+			}
+			return
+		}
+		if owner.Email != "" {
+			s.send(ctx, Mail{Kind: MailRegistrationAttempt, To: owner.Email, UserID: owner.ID, Name: owner.Name})
+		}
+		return
+	}
+	if err != nil {
+		_ = s.storeErr(ctx, "create user", err)
+		return
+	}
+	s.emit(Event{Type: EventUserCreated, UserID: u.ID})
+	s.emit(Event{Type: EventRegistered, UserID: u.ID})
+	s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL)
+}
+
+func (s *service) ResendVerification(ctx context.Context, email string) error {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Mailer == nil {
+		return errNoMailer
+	}
+	s.background(func(ctx context.Context) {
+		u, err := s.store.GetUserByEmail(ctx, email)
+		if errors.Is(err, ErrNotFound) || (err == nil && (u.EmailVerified || u.Status == StatusDisabled)) {
+			return
+		}
+		if err != nil {
+			_ = s.storeErr(ctx, "get user by email", err)
+			return
+		}
+		s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL)
+	})
+	return nil
+}
+
+func (s *service) VerifyEmail(ctx context.Context, code string) (*User, error) {
+	if !wellFormed(code) {
+		return nil, errBadCode
+	}
+	var u *User
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		t, err := tx.ConsumeToken(ctx, DigestOf(code), TokenVerify, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if u, err = tx.GetUser(ctx, t.UserID); err != nil {
+			return err
+		}
+		u.EmailVerified = true
+		if u.Status == StatusPending && !s.cfg.RequireApproval {
+			u.Status = StatusActive
+		}
+		u.Updated = s.now()
+		return tx.UpdateUser(ctx, u)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, errBadCode
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, "verify e-mail", err)
+	}
+	s.emit(Event{Type: EventEmailVerified, UserID: u.ID})
+	return u, nil
+}
+
+func (s *service) Approve(ctx context.Context, userID string) (*User, error) {
+	var u *User
+	changed := false
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		var err error
+		if u, err = tx.GetUser(ctx, userID); err != nil {
+			return err
+		}
+		switch u.Status {
+		case StatusActive:
+			return nil
+		case StatusDisabled:
+			return conflict("status", "the account is disabled; enable it instead")
+		}
+		u.Status = StatusActive
+		u.Updated = s.now()
+		changed = true
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, "approve user", err)
+	}
+	if changed {
+		s.emit(Event{Type: EventApproved, UserID: u.ID})
+	}
+	return u, nil
+}
