@@ -90,6 +90,8 @@ func Authorize(actor *User, action Action, target *User) error {
 		switch {
 		case target == nil:
 			return nil
+		case target.OrgID != actor.OrgID && action == ActionCreate:
+			return ErrForbidden // creating in another organization reveals nothing to hide
 		case target.OrgID != actor.OrgID:
 			return errHidden
 		case level == PermissionWrite && exceeds(target, actor):

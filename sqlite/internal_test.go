@@ -110,3 +110,26 @@ func TestMigrate(t *testing.T) {
 	gap := fstest.MapFS{"migrations/0002_b.sql": v2["migrations/0002_b.sql"]}
 	assert.ErrorContains(t, migrate(ctx, db, gap), "out of sequence")
 }
+
+// TestListTokensPlan checks that ListTokens reads the user's tokens of a kind from an index, in
+// its order, without sorting them.
+func TestListTokensPlan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "users.db"), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	rows, err := s.db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+listTokens, "u1", "apikey")
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, plan, 1, "%q", plan)
+	assert.Contains(t, plan[0], "USING INDEX tokens_user_kind (user_id=? AND kind=?)")
+	assert.NotContains(t, plan[0], "TEMP B-TREE")
+}

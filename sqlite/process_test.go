@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,10 +56,11 @@ func procArgon2() *argon2id.Params {
 func TestProcessResumesTicket(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "users.db")
-	u, ticket := procStartDeletions(t, path, 1)
+	u, ticket, steps := procStartDeletions(t, path, 1)
 
-	// The child claims the ticket, revokes the credentials (step 1 of 3), starts the app step
-	// and blocks in it; the line proves the ticket is in progress in the child.
+	// The child claims the ticket, runs the built-in steps before the app step (revoking the
+	// credentials first), starts the app step and blocks in it; the line proves the ticket is
+	// in progress in the child.
 	c := startChild(t, "worker", "blocking-worker", path)
 	started := c.waitFor(t, "step-started", procTimeout)
 	require.Equal(t, []string{"step-started", u[0]}, started)
@@ -72,7 +74,7 @@ func TestProcessResumesTicket(t *testing.T) {
 	dead, err := st.GetTicket(ctx, ticket[0])
 	require.NoError(t, err)
 	require.Equal(t, users.TicketInProgress, dead.Status)
-	require.Equal(t, 1, dead.StepsDone, "the dead worker had revoked the credentials")
+	require.Equal(t, slices.Index(steps, procStep), dead.StepsDone, "the dead worker had run the steps before the app step")
 	require.NotEmpty(t, dead.Owner, "the dead worker holds the lease")
 	require.True(t, dead.LeaseUntil.After(time.Now()), "the dead worker's lease runs for a minute")
 
@@ -107,22 +109,21 @@ func TestProcessResumesTicket(t *testing.T) {
 		return got.Status.Done()
 	}, "ticket %s done", ticket[0])
 	assert.Equal(t, users.TicketCompleted, got.Status)
-	assert.Equal(t, 3, got.StepsDone)
-	assert.Equal(t, 3, got.StepsTotal())
+	assert.Equal(t, len(steps), got.StepsDone)
+	assert.Equal(t, len(steps), got.StepsTotal())
 	assert.Empty(t, got.Owner, "the lease is released")
 	_, err = svc.Get(ctx, u[0])
 	assert.ErrorIs(t, err, users.ErrNotFound, "the user is removed")
 	assert.Equal(t, []stepRun{{"parent", u[0]}}, ran.all(), "the app step ran once in the parent")
 	// Resumed where the dead worker stopped: revoking the credentials is not run again.
-	var steps []string
+	var gotEvents, wantEvents []string
 	for _, e := range events.ofTicket(ticket[0]) {
-		steps = append(steps, string(e.Type)+" "+e.Step)
+		gotEvents = append(gotEvents, string(e.Type)+" "+e.Step)
 	}
-	assert.Equal(t, []string{
-		"deletion.step " + procStep,
-		"deletion.step remove-user",
-		"deletion.completed ",
-	}, steps)
+	for _, step := range steps[dead.StepsDone:] {
+		wantEvents = append(wantEvents, "deletion.step "+step)
+	}
+	assert.Equal(t, append(wantEvents, "deletion.completed "), gotEvents)
 }
 
 // TestProcessTwoWorkers proves that two processes whose Services share one database file
@@ -139,7 +140,7 @@ func TestProcessTwoWorkers(t *testing.T) {
 	const n = 40
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "users.db")
-	userIDs, ticketIDs := procStartDeletions(t, path, n)
+	userIDs, ticketIDs, steps := procStartDeletions(t, path, n)
 	st, err := sqlite.Open(ctx, path, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
@@ -202,7 +203,7 @@ func TestProcessTwoWorkers(t *testing.T) {
 		got, err := st.GetTicket(ctx, id)
 		require.NoError(t, err)
 		assert.Equal(t, users.TicketCompleted, got.Status, "ticket %s", id)
-		assert.Equal(t, 3, got.StepsDone, "ticket %s", id)
+		assert.Equal(t, len(steps), got.StepsDone, "ticket %s", id)
 		_, err = st.GetUser(ctx, userIDs[i])
 		assert.ErrorIs(t, err, users.ErrNotFound, "user %s is removed", userIDs[i])
 		assert.Len(t, ranBy[userIDs[i]], 1, "the app step of user %s ran once: by %v", userIDs[i], ranBy[userIDs[i]])
@@ -214,9 +215,11 @@ func TestProcessTwoWorkers(t *testing.T) {
 }
 
 // procStartDeletions creates n users in the database file at path and starts deleting each,
-// through a Service without a worker; it returns the users' IDs and their tickets' IDs. The
-// file is closed again when it returns, and no step has run.
-func procStartDeletions(t *testing.T, path string, n int) (userIDs, ticketIDs []string) {
+// through a Service without a worker; it returns the users' IDs, their tickets' IDs and the
+// steps of the tickets: the Service's built-in steps around procStep, revoking the credentials
+// first and removing the user last. The file is closed again when it returns, and no step has
+// run.
+func procStartDeletions(t *testing.T, path string, n int) (userIDs, ticketIDs, steps []string) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, path, nil)
@@ -236,13 +239,19 @@ func procStartDeletions(t *testing.T, path string, n int) (userIDs, ticketIDs []
 		require.NoError(t, err)
 		ticket, err := svc.Delete(ctx, u.ID)
 		require.NoError(t, err)
-		require.Equal(t, []string{"revoke-credentials", procStep, "remove-user"}, ticket.Steps)
+		if steps == nil {
+			steps = ticket.Steps
+			require.Equal(t, "revoke-credentials", steps[0], "steps %q", steps)
+			require.Equal(t, "remove-user", steps[len(steps)-1], "steps %q", steps)
+			require.Positive(t, slices.Index(steps, procStep), "steps %q", steps)
+		}
+		require.Equal(t, steps, ticket.Steps)
 		userIDs = append(userIDs, u.ID)
 		ticketIDs = append(ticketIDs, ticket.ID)
 	}
 	require.NoError(t, svc.Close())
 	require.NoError(t, st.Close())
-	return userIDs, ticketIDs
+	return userIDs, ticketIDs, steps
 }
 
 // blockingWorkerChild is the child of TestProcessResumesTicket: a Service with the default

@@ -11,8 +11,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// expiresValue returns a token's expiry as stored: NULL for never.
-func expiresValue(t time.Time) any {
+// optionalTime returns a time that may be zero as stored: NULL for the zero time (an expiry
+// of never, a key never used).
+func optionalTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
@@ -23,8 +24,10 @@ func expiresValue(t time.Time) any {
 // (Field "token") when a token with the same digest exists, expired or not.
 func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 	return s.write(ctx, func(ctx context.Context, q conn) error {
-		_, err := q.ExecContext(ctx, "INSERT INTO tokens (digest, kind, user_id, created, expires) VALUES (?, ?, ?, ?, ?)",
-			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), expiresValue(t.Expires))
+		_, err := q.ExecContext(ctx, `INSERT INTO tokens (digest, kind, user_id, created, expires, id, name, prefix, last_used)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), optionalTime(t.Expires),
+			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed))
 		switch {
 		case constraint(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return users.NotFoundError("user")
@@ -36,17 +39,17 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 }
 
 // tokenColumns are the columns scanToken reads, in its order.
-const tokenColumns = "digest, kind, user_id, created, expires"
+const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used"
 
 func scanToken(r scanner) (*users.Token, error) {
 	var (
-		t       users.Token
-		digest  []byte
-		kind    string
-		created int64
-		expires sql.NullInt64
+		t                 users.Token
+		digest            []byte
+		kind              string
+		created           int64
+		expires, lastUsed sql.NullInt64
 	)
-	if err := r.Scan(&digest, &kind, &t.UserID, &created, &expires); err != nil {
+	if err := r.Scan(&digest, &kind, &t.UserID, &created, &expires, &t.ID, &t.Name, &t.Prefix, &lastUsed); err != nil {
 		return nil, err
 	}
 	copy(t.Digest[:], digest)
@@ -54,6 +57,9 @@ func scanToken(r scanner) (*users.Token, error) {
 	t.Created = fromMicros(created)
 	if expires.Valid {
 		t.Expires = fromMicros(expires.Int64)
+	}
+	if lastUsed.Valid {
+		t.LastUsed = fromMicros(lastUsed.Int64)
 	}
 	return &t, nil
 }
@@ -136,4 +142,57 @@ func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n 
 		return dbError(ctx, err)
 	})
 	return n, err
+}
+
+// listTokens selects a user's tokens of a kind in the order of ListTokens, which is the order
+// of the index tokens_user_kind: no sort.
+const listTokens = "SELECT " + tokenColumns + " FROM tokens WHERE user_id = ? AND kind = ? ORDER BY created, id, digest"
+
+// ListTokens returns the user's tokens of the kind, expired ones included, oldest first (by
+// Created, then ID, then Digest): an empty list, and no error, for an unknown user.
+func (s *Store) ListTokens(ctx context.Context, userID string, kind users.TokenKind) ([]*users.Token, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.reader().QueryContext(ctx, listTokens, userID, string(kind))
+	if err != nil {
+		return nil, dbError(ctx, err)
+	}
+	defer rows.Close()
+	out := []*users.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbError(ctx, err)
+		}
+		out = append(out, t)
+	}
+	return out, dbError(ctx, rows.Err())
+}
+
+// TouchToken sets the LastUsed time of the token with this digest, expired or not, to at,
+// unless it is already at or after at. It returns ErrNotFound when there is no such token.
+// A touch that changes nothing writes nothing.
+func (s *Store) TouchToken(ctx context.Context, digest users.Digest, at time.Time) error {
+	return s.write(ctx, func(ctx context.Context, q conn) error {
+		// A NULL last_used is the zero time, which every at but the zero time is after.
+		res, err := q.ExecContext(ctx,
+			"UPDATE tokens SET last_used = ? WHERE digest = ? AND ifnull(last_used, ?) < ?",
+			micros(at), digest[:], micros(time.Time{}), micros(at))
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return dbError(ctx, err)
+		}
+		var found int
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM tokens WHERE digest = ?", digest[:]).Scan(&found)
+		if err != nil {
+			return dbError(ctx, err)
+		}
+		if found == 0 {
+			return users.NotFoundError("token")
+		}
+		return nil
+	})
 }

@@ -15,7 +15,8 @@ import (
 
 // userColumns are the columns scanUser reads, in its order.
 const userColumns = `id, username, email, name, scope, vendor, allowed_private_components,
-	plan, org_id, status, email_verified, metadata, created, updated, version, password_hash`
+	plan, org_id, status, email_verified, metadata, created, updated, version, password_hash,
+	permissions, must_change_password, password_reset_disallowed`
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -25,14 +26,14 @@ func scanUser(r scanner) (*users.User, error) {
 	var (
 		u                  users.User
 		scope, vendor, apc sql.NullString
-		metadata           sql.NullString
+		metadata, perms    sql.NullString
 		created, updated   int64
 		status             string
 		emailVerified      bool
 	)
 	if err := r.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &scope, &vendor, &apc,
 		&u.Plan, &u.OrgID, &status, &emailVerified, &metadata, &created, &updated, &u.Version,
-		&u.PasswordHash); err != nil {
+		&u.PasswordHash, &perms, &u.MustChangePassword, &u.PasswordResetDisallowed); err != nil {
 		return nil, err
 	}
 	u.Status = users.Status(status)
@@ -51,6 +52,11 @@ func scanUser(r scanner) (*users.User, error) {
 	if metadata.Valid {
 		if err := json.Unmarshal([]byte(metadata.String), &u.Metadata); err != nil {
 			return nil, fmt.Errorf("sqlite: metadata of user %s: %w", u.ID, err)
+		}
+	}
+	if perms.Valid {
+		if err := json.Unmarshal([]byte(perms.String), &u.Permissions); err != nil {
+			return nil, fmt.Errorf("sqlite: permissions of user %s: %w", u.ID, err)
 		}
 	}
 	return &u, nil
@@ -93,7 +99,7 @@ func nullIfEmpty(s string) any {
 }
 
 // userValues returns the values of the user's columns in the order of the INSERT and UPDATE
-// statements below, from username to password_hash.
+// statements below, from username to password_reset_disallowed.
 func userValues(u *users.User) ([]any, error) {
 	scope, err := encodeList(u.Scope)
 	if err != nil {
@@ -115,10 +121,19 @@ func userValues(u *users.User) ([]any, error) {
 		}
 		metadata = string(b)
 	}
+	var perms any
+	if u.Permissions != nil {
+		b, err := json.Marshal(u.Permissions)
+		if err != nil {
+			return nil, &users.Error{Code: users.CodeInvalid, Field: "permissions", Message: "is not a JSON object", Cause: err}
+		}
+		perms = string(b)
+	}
 	return []any{
 		u.Username, users.Fold(u.Username), u.Email, nullIfEmpty(users.Fold(u.Email)),
 		u.Name, users.Fold(u.Name), scope, vendor, apc, u.Plan, u.OrgID, string(u.Status),
 		u.EmailVerified, metadata, micros(u.Created), micros(u.Updated), u.PasswordHash,
+		perms, u.MustChangePassword, u.PasswordResetDisallowed,
 	}, nil
 }
 
@@ -147,8 +162,9 @@ func (s *Store) CreateUser(ctx context.Context, u *users.User) error {
 const (
 	insertUser = `INSERT INTO users (id, username, username_folded, email, email_folded, name,
 		name_folded, scope, vendor, allowed_private_components, plan, org_id, status,
-		email_verified, metadata, created, updated, password_hash, version) VALUES `
-	insertUserRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+		email_verified, metadata, created, updated, password_hash, permissions,
+		must_change_password, password_reset_disallowed, version) VALUES `
+	insertUserRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 )
 
 // insertUsers inserts rows, the values of us, with one statement. When a uniqueness
@@ -304,6 +320,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
 			email = ?, email_folded = ?, name = ?, name_folded = ?, scope = ?, vendor = ?,
 			allowed_private_components = ?, plan = ?, org_id = ?, status = ?,
 			email_verified = ?, metadata = ?, created = ?, updated = ?, password_hash = ?,
+			permissions = ?, must_change_password = ?, password_reset_disallowed = ?,
 			version = version + 1
 			WHERE id = ? AND version = ? RETURNING seq, version`,
 			append(vals, u.ID, u.Version)...).Scan(&seq, &version)
@@ -336,11 +353,12 @@ func staleOrMissing(ctx context.Context, q querier, table, what, id string) erro
 	return users.ConflictError("version", "the "+what+" was changed by someone else")
 }
 
-// DeleteUser removes the user and every token of theirs, and returns ErrNotFound when there is
-// no such user. The user's tickets stay.
+// DeleteUser removes the user, every token of theirs and their image, and returns ErrNotFound
+// when there is no such user. The user's tickets stay.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.write(ctx, func(ctx context.Context, q conn) error {
-		// Tokens, list entries and metadata rows go with the user (ON DELETE CASCADE).
+		// Tokens, the image, list entries and metadata rows go with the user (ON DELETE
+		// CASCADE).
 		res, err := q.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
 		if err != nil {
 			return dbError(ctx, err)
