@@ -21,6 +21,12 @@ var atomicChecks = []check{
 	{"NestedRollsBackWithOuter", testAtomicNestedOuterFails},
 	{"NestedErrorReturnedAsIs", testAtomicNestedInnerFails},
 	{"ConcurrentReadModifyWrite", testAtomicConcurrent},
+	{"CommitsImagesAndTouches", testAtomicCommitsNewWrites},
+	{"RollsBackPutImage", testAtomicRollsBackPutImage},
+	{"RollsBackDeleteImage", testAtomicRollsBackDeleteImage},
+	{"RollsBackDeleteUserImage", testAtomicRollsBackDeleteUserImage},
+	{"RollsBackTouchToken", testAtomicRollsBackTouchToken},
+	{"NestedRollsBackImagesAndTouches", testAtomicNestedNewWrites},
 }
 
 // errBoom is the error the checks' fn returns; Atomic must return it as is.
@@ -342,4 +348,223 @@ func testAtomicConcurrent(t *testing.T, s users.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1+wins), got.Version, "one version per committed transaction")
 	assert.Equal(t, float64(wins), got.Metadata["count"], "no increment is lost")
+}
+
+// rolledBack runs writes in a transaction that then fails with errBoom, and checks that
+// Atomic returns errBoom: writes failing, or not seeing its own changes, shows as another error.
+func rolledBack(t *testing.T, s users.Store, writes func(ctx context.Context, tx users.Store) error) {
+	t.Helper()
+	err := atomicResult(t, func() error {
+		return s.Atomic(t.Context(), func(ctx context.Context, tx users.Store) error {
+			if err := writes(ctx, tx); err != nil {
+				return err
+			}
+			return errBoom
+		})
+	})
+	assert.Same(t, errBoom, err, "the writes succeed in the transaction, and its fn then fails")
+}
+
+// txImage returns the ETag of the user's image as tx sees it, or "none".
+func txImage(ctx context.Context, tx users.Store, userID string) (string, error) {
+	img, err := tx.GetImage(ctx, userID)
+	if errors.Is(err, users.ErrNotFound) {
+		return "none", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("GetImage(%s): %w", userID, err)
+	}
+	return img.ETag, nil
+}
+
+// expectImage returns an error unless tx sees the user's image with this ETag ("none": no
+// image).
+func expectImage(ctx context.Context, tx users.Store, userID, etag string) error {
+	got, err := txImage(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	if got != etag {
+		return fmt.Errorf("the transaction sees the image %s of %s, want %s", got, userID, etag)
+	}
+	return nil
+}
+
+// expectLastUsed returns an error unless tx sees the token's LastUsed at want.
+func expectLastUsed(ctx context.Context, tx users.Store, d users.Digest, want time.Time) error {
+	tok, err := tx.GetToken(ctx, d, atomicNow)
+	if err != nil {
+		return fmt.Errorf("GetToken: %w", err)
+	}
+	if !tok.LastUsed.Equal(want) {
+		return fmt.Errorf("the transaction sees LastUsed %v, want %v", tok.LastUsed, want)
+	}
+	return nil
+}
+
+func testAtomicCommitsNewWrites(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u2")))
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	require.NoError(t, s.PutToken(t.Context(), key))
+
+	err := atomicResult(t, func() error {
+		return s.Atomic(t.Context(), func(ctx context.Context, tx users.Store) error {
+			if err := tx.PutImage(ctx, jpegImage("u1")); err != nil {
+				return fmt.Errorf("PutImage: %w", err)
+			}
+			if err := tx.DeleteImage(ctx, "u2"); err != nil {
+				return fmt.Errorf("DeleteImage: %w", err)
+			}
+			if err := tx.TouchToken(ctx, key.Digest, day(3)); err != nil {
+				return fmt.Errorf("TouchToken: %w", err)
+			}
+			return errors.Join(
+				expectImage(ctx, tx, "u1", `"jpeg-of-u1"`),
+				expectImage(ctx, tx, "u2", "none"),
+				expectLastUsed(ctx, tx, key.Digest, day(3)),
+			)
+		})
+	})
+	require.NoError(t, err)
+
+	assertImage(t, s, jpegImage("u1"), "the image put in the transaction")
+	assertNoImage(t, s, "u2", "the image deleted in the transaction")
+	assert.Equal(t, day(3), lastUsed(t, s, key.Digest), "the touch in the transaction")
+}
+
+func testAtomicRollsBackPutImage(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
+
+	rolledBack(t, s, func(ctx context.Context, tx users.Store) error {
+		if err := tx.PutImage(ctx, jpegImage("u1")); err != nil {
+			return fmt.Errorf("PutImage(u1): %w", err)
+		}
+		if err := tx.PutImage(ctx, jpegImage("u2")); err != nil {
+			return fmt.Errorf("PutImage(u2): %w", err)
+		}
+		return errors.Join(expectImage(ctx, tx, "u1", `"jpeg-of-u1"`), expectImage(ctx, tx, "u2", `"jpeg-of-u2"`))
+	})
+
+	assertImage(t, s, pngImage("u1"), "the replaced image is back")
+	assertNoImage(t, s, "u2", "the new image is gone")
+}
+
+func testAtomicRollsBackDeleteImage(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u2")))
+
+	rolledBack(t, s, func(ctx context.Context, tx users.Store) error {
+		if err := tx.DeleteImage(ctx, "u1"); err != nil {
+			return fmt.Errorf("DeleteImage(u1): %w", err)
+		}
+		// u2's image is replaced, then deleted: the undo must bring back the first, not the
+		// replacement.
+		if err := tx.PutImage(ctx, jpegImage("u2")); err != nil {
+			return fmt.Errorf("PutImage(u2): %w", err)
+		}
+		if err := tx.DeleteImage(ctx, "u2"); err != nil {
+			return fmt.Errorf("DeleteImage(u2): %w", err)
+		}
+		return errors.Join(expectImage(ctx, tx, "u1", "none"), expectImage(ctx, tx, "u2", "none"))
+	})
+
+	assertImage(t, s, pngImage("u1"), "a deleted image is back")
+	assertImage(t, s, pngImage("u2"), "the image from before the transaction is back")
+}
+
+func testAtomicRollsBackDeleteUserImage(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1")
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
+
+	rolledBack(t, s, func(ctx context.Context, tx users.Store) error {
+		if err := tx.DeleteUser(ctx, "u1"); err != nil {
+			return fmt.Errorf("DeleteUser: %w", err)
+		}
+		return expectImage(ctx, tx, "u1", "none")
+	})
+
+	assertUser(t, s, stored(newUser("u1", "u1@example.com"), 1))
+	assertImage(t, s, pngImage("u1"), "the image DeleteUser removed is back with its user")
+}
+
+func testAtomicRollsBackTouchToken(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1")
+	used := newAPIKey("used", "u1", "k1", "used", epoch)
+	used.LastUsed = day(1)
+	never := newAPIKey("never", "u1", "k2", "never", epoch)
+	require.NoError(t, s.PutToken(t.Context(), used))
+	require.NoError(t, s.PutToken(t.Context(), never))
+
+	rolledBack(t, s, func(ctx context.Context, tx users.Store) error {
+		for _, touch := range []struct {
+			d  users.Digest
+			at time.Time
+		}{{used.Digest, day(5)}, {never.Digest, day(5)}, {used.Digest, day(6)}} {
+			if err := tx.TouchToken(ctx, touch.d, touch.at); err != nil {
+				return fmt.Errorf("TouchToken: %w", err)
+			}
+		}
+		list, err := tx.ListTokens(ctx, "u1", users.TokenAPIKey)
+		if err != nil {
+			return fmt.Errorf("ListTokens: %w", err)
+		}
+		if len(list) != 2 || !list[0].LastUsed.Equal(day(6)) || !list[1].LastUsed.Equal(day(5)) {
+			return fmt.Errorf("ListTokens in the transaction does not show its touches: %+v", list)
+		}
+		return errors.Join(expectLastUsed(ctx, tx, used.Digest, day(6)), expectLastUsed(ctx, tx, never.Digest, day(5)))
+	})
+
+	assert.Equal(t, []*users.Token{used, never}, listTokens(t, s, "u1", users.TokenAPIKey), "both keys as they were")
+	assert.Equal(t, day(1), lastUsed(t, s, used.Digest), "the earlier LastUsed is back")
+	assert.Zero(t, lastUsed(t, s, never.Digest), "a key never used outside the transaction is never used")
+}
+
+func testAtomicNestedNewWrites(t *testing.T, s users.Store) {
+	withUsers(t, s, "u1", "u2")
+	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
+	require.NoError(t, s.PutImage(t.Context(), jpegImage("u2")))
+	key := newAPIKey("key", "u1", "k1", "laptop", epoch)
+	require.NoError(t, s.PutToken(t.Context(), key))
+	inner := pngImage("u1")
+	inner.ETag = `"inner"`
+
+	err := atomicResult(t, func() error {
+		return s.Atomic(t.Context(), func(ctx context.Context, tx users.Store) error {
+			if err := tx.TouchToken(ctx, key.Digest, day(2)); err != nil {
+				return fmt.Errorf("TouchToken: %w", err)
+			}
+			if err := tx.PutImage(ctx, jpegImage("u1")); err != nil {
+				return fmt.Errorf("PutImage: %w", err)
+			}
+			err := tx.Atomic(ctx, func(ctx context.Context, tx users.Store) error {
+				if err := tx.TouchToken(ctx, key.Digest, day(3)); err != nil {
+					return fmt.Errorf("nested TouchToken: %w", err)
+				}
+				if err := tx.PutImage(ctx, inner); err != nil {
+					return fmt.Errorf("nested PutImage: %w", err)
+				}
+				if err := tx.DeleteImage(ctx, "u2"); err != nil {
+					return fmt.Errorf("nested DeleteImage: %w", err)
+				}
+				return errBoom
+			})
+			if err != errBoom {
+				return fmt.Errorf("the nested Atomic returned %v, want errBoom", err)
+			}
+			return errors.Join(
+				expectLastUsed(ctx, tx, key.Digest, day(2)),
+				expectImage(ctx, tx, "u1", `"jpeg-of-u1"`),
+				expectImage(ctx, tx, "u2", `"jpeg-of-u2"`),
+			)
+		})
+	})
+	require.NoError(t, err, "the outer fn sees the nested writes undone, its own kept")
+
+	assert.Equal(t, day(2), lastUsed(t, s, key.Digest), "the outer touch commits, the nested one does not")
+	assertImage(t, s, jpegImage("u1"), "the outer image commits, the nested one does not")
+	assertImage(t, s, jpegImage("u2"), "the nested delete is undone")
 }
