@@ -69,7 +69,11 @@ func (s *service) verify(ctx context.Context, password, encoded string) (ok, reh
 		return false, false, err
 	}
 	defer func() { <-s.hashSem }()
-	ok, rehash, err = s.hasher.Verify(password, encoded)
+	if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
+		ok, rehash, err = verifyBcrypt(password, encoded)
+	} else {
+		ok, rehash, err = s.hasher.Verify(password, encoded)
+	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "users: unreadable password hash", "err", err)
 		return false, false, nil
