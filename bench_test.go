@@ -46,22 +46,32 @@ func BenchmarkArgon2idCompare(b *testing.B) {
 	testutil.BenchmarkArgon2idCompare(b, alicePassword, users.DefaultArgon2())
 }
 
-// BenchmarkAuthenticate measures checking a bearer token against the memory store.
+// BenchmarkAuthenticate measures checking a bearer token against the memory store: a session
+// token from sign-in, and an API key (whose last use is recorded at most once a minute).
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
 	svc := benchService(b, memory.New())
-	if _, err := svc.Create(ctx, users.NewUser{Username: alice, Password: alicePassword}); err != nil {
+	u, err := svc.Create(ctx, users.NewUser{Username: alice, Password: alicePassword})
+	if err != nil {
 		b.Fatal(err)
 	}
 	s, err := svc.SignIn(ctx, alice, alicePassword)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := svc.Authenticate(ctx, s.Token); err != nil {
-			b.Fatal(err)
-		}
+	key, err := svc.CreateAPIKey(ctx, u.ID, users.NewAPIKey{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, token string }{{"session", s.Token}, {"apikey", key.Key}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.Authenticate(ctx, c.token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
