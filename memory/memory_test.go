@@ -48,6 +48,11 @@ func newToken(secret, userID string, kind users.TokenKind) *users.Token {
 	return &users.Token{Digest: digest(secret), Kind: kind, UserID: userID, Created: t0, Expires: t0.Add(time.Hour)}
 }
 
+// newImage returns an image of the user's whose data and ETag are tag.
+func newImage(userID, tag string) *users.Image {
+	return &users.Image{UserID: userID, ContentType: "image/png", Data: []byte(tag), Width: 1, Height: 1, ETag: `"` + tag + `"`, Updated: t0}
+}
+
 // snapshot is what a store answers to a fixed set of questions, for comparing a store before
 // and after a transaction that rolled back.
 type snapshot struct {
@@ -55,7 +60,9 @@ type snapshot struct {
 	Count     int
 	ByName    map[string]string // probed username -> ID, or the error code
 	ByEmail   map[string]string
-	Tokens    map[string]*users.Token // probed secret -> token, nil when not found
+	Tokens    map[string]*users.Token   // probed secret -> token, nil when not found
+	Lists     map[string][]*users.Token // probed user ID and kind -> ListTokens
+	Images    map[string]*users.Image   // probed user ID -> image, nil when not found
 	Tickets   map[string][]*users.Ticket
 	Claimable string // the ID of the ticket ClaimTicket would pick, or the error code
 }
@@ -92,6 +99,18 @@ func takeSnapshot(t *testing.T, s users.Store, p probes) snapshot {
 		}
 		snap.Tokens[sec] = tok
 	}
+	snap.Lists, snap.Images = map[string][]*users.Token{}, map[string]*users.Image{}
+	for _, id := range p.ticketUsers {
+		for _, kind := range []users.TokenKind{users.TokenSession, users.TokenReset, users.TokenAPIKey} {
+			snap.Lists[id+" "+string(kind)], err = s.ListTokens(ctx, id, kind)
+			require.NoError(t, err)
+		}
+		img, err := s.GetImage(ctx, id)
+		if err != nil {
+			require.ErrorIs(t, err, users.ErrNotFound)
+		}
+		snap.Images[id] = img
+	}
 	snap.Tickets = map[string][]*users.Ticket{}
 	for _, id := range p.ticketUsers {
 		snap.Tickets[id], err = s.ListTickets(ctx, id)
@@ -111,7 +130,7 @@ func takeSnapshot(t *testing.T, s users.Store, p probes) snapshot {
 	return snap
 }
 
-// seed fills a store with users a and c (each with tokens) and a ticket for c.
+// seed fills a store with users a and c (each with tokens and an image) and a ticket for c.
 func seed(t *testing.T) (*memory.Store, probes) {
 	t.Helper()
 	ctx := t.Context()
@@ -121,10 +140,15 @@ func seed(t *testing.T) (*memory.Store, probes) {
 	require.NoError(t, s.PutToken(ctx, newToken("a-session", "a", users.TokenSession)))
 	require.NoError(t, s.PutToken(ctx, newToken("a-reset", "a", users.TokenReset)))
 	require.NoError(t, s.PutToken(ctx, newToken("c-session", "c", users.TokenSession)))
+	key := newToken("a-key", "a", users.TokenAPIKey)
+	key.Expires = time.Time{} // outlives changeEverything's DeleteExpiredTokens
+	require.NoError(t, s.PutToken(ctx, key))
+	require.NoError(t, s.PutImage(ctx, newImage("a", "a1")))
+	require.NoError(t, s.PutImage(ctx, newImage("c", "c1")))
 	require.NoError(t, s.CreateTicket(ctx, &users.Ticket{ID: "t1", UserID: "c", Status: users.TicketInProgress, Created: t0}))
 	return s, probes{
 		names:       []string{"a@example.com", "a2@example.com", "b@example.com", "c@example.com"},
-		secrets:     []string{"a-session", "a-reset", "b-session", "c-session"},
+		secrets:     []string{"a-session", "a-reset", "a-key", "b-session", "c-session"},
 		ticketUsers: []string{"a", "b", "c"},
 	}
 }
@@ -134,6 +158,10 @@ func changeEverything(t *testing.T, ctx context.Context, tx users.Store) {
 	t.Helper()
 	require.NoError(t, tx.CreateUser(ctx, newUser("b", "b@example.com")))
 	require.NoError(t, tx.PutToken(ctx, newToken("b-session", "b", users.TokenSession)))
+	require.NoError(t, tx.PutImage(ctx, newImage("b", "b1")))
+	require.NoError(t, tx.PutImage(ctx, newImage("a", "a2")))
+	require.NoError(t, tx.TouchToken(ctx, digest("a-key"), t0.Add(time.Minute)))
+	require.NoError(t, tx.TouchToken(ctx, digest("a-key"), t0.Add(2*time.Minute)))
 
 	a, err := tx.GetUser(ctx, "a")
 	require.NoError(t, err)
@@ -153,6 +181,7 @@ func changeEverything(t *testing.T, ctx context.Context, tx users.Store) {
 	require.NoError(t, tx.UpdateTicket(ctx, t1))
 
 	require.NoError(t, tx.DeleteUser(ctx, "c"))
+	require.NoError(t, tx.DeleteImage(ctx, "b"))
 	_, err = tx.DeleteExpiredTokens(ctx, t0.Add(2*time.Hour))
 	require.NoError(t, err)
 }
@@ -210,6 +239,11 @@ func TestAtomicCommits(t *testing.T) {
 	assert.Equal(t, "a", after.ByName["a2@example.com"])
 	assert.Equal(t, "not_found", after.ByEmail["a@example.com"], "an e-mail cleared in the transaction is unindexed")
 	assert.Equal(t, "not_found", after.ByName["c@example.com"])
+	assert.Equal(t, `"a2"`, after.Images["a"].ETag, "a's image was replaced")
+	assert.Nil(t, after.Images["b"], "b's image was put and deleted")
+	assert.Nil(t, after.Images["c"], "c's image went with c")
+	assert.Equal(t, t0.Add(2*time.Minute), after.Tokens["a-key"].LastUsed)
+	assert.Empty(t, after.Lists["a "+string(users.TokenReset)], "a's reset code was consumed")
 }
 
 func TestAtomicNested(t *testing.T) {
@@ -308,6 +342,11 @@ func TestContextDone(t *testing.T) {
 		"DeleteToken":         func(s users.Store) error { return s.DeleteToken(ctx, digest("a-session")) },
 		"DeleteUserTokens":    func(s users.Store) error { _, err := s.DeleteUserTokens(ctx, "a"); return err },
 		"DeleteExpiredTokens": func(s users.Store) error { _, err := s.DeleteExpiredTokens(ctx, t0.Add(time.Hour)); return err },
+		"ListTokens":          func(s users.Store) error { _, err := s.ListTokens(ctx, "a", users.TokenSession); return err },
+		"TouchToken":          func(s users.Store) error { return s.TouchToken(ctx, digest("a-key"), t0.Add(time.Minute)) },
+		"PutImage":            func(s users.Store) error { return s.PutImage(ctx, newImage("a", "new")) },
+		"GetImage":            func(s users.Store) error { _, err := s.GetImage(ctx, "a"); return err },
+		"DeleteImage":         func(s users.Store) error { return s.DeleteImage(ctx, "a") },
 		"CreateTicket":        func(s users.Store) error { return s.CreateTicket(ctx, &users.Ticket{ID: "t9", UserID: "a"}) },
 		"GetTicket":           func(s users.Store) error { _, err := s.GetTicket(ctx, "t1"); return err },
 		"ListTickets":         func(s users.Store) error { _, err := s.ListTickets(ctx, "c"); return err },
@@ -338,7 +377,9 @@ func TestValuesAreCopied(t *testing.T) {
 
 	in := newUser("a", "a@example.com")
 	in.Metadata = map[string]any{"plan": map[string]any{"seats": 3.0}, "tags": []any{"x"}}
+	in.Permissions = map[string]users.Permission{users.ResourceUsers: users.PermissionRead}
 	require.NoError(t, s.CreateUser(ctx, in))
+	in.Permissions[users.ResourceUsers] = users.PermissionAdmin
 	in.Scope[0] = "admin"
 	in.Metadata["plan"].(map[string]any)["seats"] = 99.0
 	in.Metadata["tags"].([]any)[0] = "y"
@@ -348,11 +389,13 @@ func TestValuesAreCopied(t *testing.T) {
 	require.NoError(t, err)
 	want := newUser("a", "a@example.com")
 	want.Metadata = map[string]any{"plan": map[string]any{"seats": 3.0}, "tags": []any{"x"}}
+	want.Permissions = map[string]users.Permission{"users": "read"}
 	want.Version = 1
 	assert.Equal(t, want, out)
 
 	out.Scope[0] = "admin"
 	out.Metadata["plan"].(map[string]any)["seats"] = 99.0
+	out.Permissions["billing"] = users.PermissionWrite
 	again, err := s.GetUserByUsername(ctx, "a@example.com")
 	require.NoError(t, err)
 	assert.Equal(t, want, again)
@@ -377,6 +420,16 @@ func TestValuesAreCopied(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, []string{"revoke", "remove"}, list[0].Steps)
+
+	img := newImage("a", "png")
+	require.NoError(t, s.PutImage(ctx, img))
+	img.Data[0] = 'X'
+	gotImg, err := s.GetImage(ctx, "a")
+	require.NoError(t, err)
+	gotImg.Data[1] = 'X'
+	gotImg, err = s.GetImage(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("png"), gotImg.Data)
 }
 
 func TestTimesAreCanonical(t *testing.T) {
@@ -401,6 +454,26 @@ func TestTimesAreCanonical(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, gotTok.Created)
 	assert.Equal(t, want.Add(time.Hour), gotTok.Expires)
+	assert.True(t, gotTok.LastUsed.IsZero(), "a token never used")
+
+	key := newToken("key", "a", users.TokenAPIKey)
+	key.LastUsed = at
+	require.NoError(t, s.PutToken(ctx, key))
+	require.NoError(t, s.PutToken(ctx, newToken("key2", "a", users.TokenAPIKey)))
+	require.NoError(t, s.TouchToken(ctx, digest("key2"), at.Add(time.Minute)))
+	gotTok, err = s.GetToken(ctx, digest("key"), t0)
+	require.NoError(t, err)
+	assert.Equal(t, want, gotTok.LastUsed, "LastUsed given to PutToken")
+	gotTok, err = s.GetToken(ctx, digest("key2"), t0)
+	require.NoError(t, err)
+	assert.Equal(t, want.Add(time.Minute), gotTok.LastUsed, "LastUsed set by TouchToken")
+
+	img := newImage("a", "png")
+	img.Updated = at
+	require.NoError(t, s.PutImage(ctx, img))
+	gotImg, err := s.GetImage(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, want, gotImg.Updated)
 
 	require.NoError(t, s.CreateTicket(ctx, &users.Ticket{ID: "t", UserID: "a", Status: users.TicketInProgress, Created: at, Updated: at, NextAttempt: at}))
 	claimed, err := s.ClaimTicket(ctx, "w", at, at.Add(time.Minute))
