@@ -158,6 +158,17 @@ func (p *population) user(i int) *users.User {
 			}
 		}
 	}
+	// Permissions and the password flags come from i, not from the random source, so that the
+	// rest of the population stays as it was.
+	if i%4 == 0 {
+		u.Permissions = map[string]users.Permission{users.ResourceUsers: []users.Permission{
+			users.PermissionRead, users.PermissionWrite, users.PermissionAdmin}[i%3]}
+		if i%8 == 0 {
+			u.Permissions["billing"] = users.PermissionRead
+		}
+	}
+	u.MustChangePassword = i%5 == 0
+	u.PasswordResetDisallowed = i%7 == 0
 	// The store keeps what the Service gives it: normalized users.
 	require.NoError(nil, u.Normalize())
 	return u
