@@ -32,6 +32,7 @@ var tokenChecks = []check{
 	{"TouchTokenMovesForwardOnly", testTouchTokenForwardOnly},
 	{"TouchTokenNotFound", testTouchTokenNotFound},
 	{"TouchTokenExpired", testTouchTokenExpired},
+	{"TouchTokenAnyKind", testTouchTokenAnyKind},
 	{"ConcurrentTouchToken", testConcurrentTouch},
 }
 
@@ -457,28 +458,50 @@ func testListTokensOrder(t *testing.T, s users.Store) {
 		"8 lower-case ID",
 	}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)))
 
-	// Sessions have no ID: they go by Created, then Digest.
+	// Sessions have no ID (nor name): they go by Created, then Digest.
 	for _, tok := range []*users.Token{
-		{Name: "s3", Created: day(5), Digest: digestOf(0x00, 0x01)},
-		{Name: "s2", Created: day(4), Digest: digestOf(0x10)},
-		{Name: "s1", Created: day(4), Digest: digestOf(0x0f, 0xff)},
+		{Created: day(5), Digest: digestOf(0x00, 0x01)},
+		{Created: day(4), Digest: digestOf(0x10)},
+		{Created: day(4), Digest: digestOf(0x0f, 0xff)},
 	} {
 		tok.Kind, tok.UserID, tok.Expires = users.TokenSession, "u2", day(30)
-		require.NoError(t, s.PutToken(t.Context(), tok), tok.Name)
+		require.NoError(t, s.PutToken(t.Context(), tok))
 	}
-	assert.Equal(t, []string{"s1", "s2", "s3"}, tokenNames(listTokens(t, s, "u2", users.TokenSession)))
+	assert.Equal(t, []users.Digest{digestOf(0x0f, 0xff), digestOf(0x10), digestOf(0x00, 0x01)},
+		tokenDigests(listTokens(t, s, "u2", users.TokenSession)), "sessions")
+}
+
+// tokenDigests returns the Digest of each token, in order.
+func tokenDigests(ts []*users.Token) []users.Digest {
+	ds := make([]users.Digest, len(ts))
+	for i, tok := range ts {
+		ds[i] = tok.Digest
+	}
+	return ds
+}
+
+// tokenSecrets returns, for each token in order, the one of secrets whose digest it has, or
+// "?" when none has.
+func tokenSecrets(ts []*users.Token, secrets ...string) []string {
+	out := make([]string, len(ts))
+	for i, tok := range ts {
+		out[i] = "?"
+		for _, secret := range secrets {
+			if tok.Digest == digest(secret) {
+				out[i] = secret
+			}
+		}
+	}
+	return out
 }
 
 func testListTokensByKind(t *testing.T, s users.Store) {
 	withUsers(t, s, "u1", "u2")
-	for _, tok := range []*users.Token{
-		{Name: "session 1", Kind: users.TokenSession, Created: day(1), Expires: day(30)},
-		{Name: "reset", Kind: users.TokenReset, Created: day(2), Expires: day(30)},
-		{Name: "session 2", Kind: users.TokenSession, Created: day(3), Expires: day(30)},
-		{Name: "verify", Kind: users.TokenVerify, Created: day(4), Expires: day(30)},
-	} {
-		tok.Digest, tok.UserID = digest(tok.Name), "u1"
-		require.NoError(t, s.PutToken(t.Context(), tok), tok.Name)
+	secrets := []string{"session 1", "reset", "session 2", "verify", "u2 key"}
+	for i, kind := range []users.TokenKind{users.TokenSession, users.TokenReset, users.TokenSession, users.TokenVerify} {
+		tok := newToken(secrets[i], kind, "u1", day(30))
+		tok.Created = day(i + 1)
+		require.NoError(t, s.PutToken(t.Context(), tok), secrets[i])
 	}
 	require.NoError(t, s.PutToken(t.Context(), newAPIKey("u2 key", "u2", "k1", "u2 key", day(1))))
 
@@ -492,9 +515,9 @@ func testListTokensByKind(t *testing.T, s users.Store) {
 		{users.TokenAPIKey, []string{}},
 		{"no such kind", []string{}},
 	} {
-		assert.Equal(t, tc.want, tokenNames(listTokens(t, s, "u1", tc.kind)), "kind %q", tc.kind)
+		assert.Equal(t, tc.want, tokenSecrets(listTokens(t, s, "u1", tc.kind), secrets...), "kind %q", tc.kind)
 	}
-	assert.Equal(t, []string{"u2 key"}, tokenNames(listTokens(t, s, "u2", users.TokenAPIKey)))
+	assert.Equal(t, []string{"u2 key"}, tokenSecrets(listTokens(t, s, "u2", users.TokenAPIKey), secrets...))
 	assert.Empty(t, listTokens(t, s, "u2", users.TokenSession))
 }
 
@@ -592,12 +615,21 @@ func testTouchToken(t *testing.T, s users.Store) {
 	at := day(3).Add(789 * time.Nanosecond).In(time.FixedZone("UTC+2", 2*3600))
 	require.NoError(t, s.TouchToken(ctx, key.Digest, at))
 	assert.Equal(t, day(3), lastUsed(t, s, key.Digest), "LastUsed is canonical")
+}
 
-	// TouchToken takes any kind: it is the Service that touches API keys only.
-	session := newToken("session", users.TokenSession, "u1", day(30))
-	require.NoError(t, s.PutToken(ctx, session))
-	require.NoError(t, s.TouchToken(ctx, session.Digest, day(4)))
-	assert.Equal(t, day(4), lastUsed(t, s, session.Digest), "a session's LastUsed")
+func testTouchTokenAnyKind(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1")
+	// TouchToken names no kind: it finds a token by its digest alone. The Service touches
+	// API keys only, but the store keeps what it is given.
+	for i, kind := range []users.TokenKind{users.TokenSession, users.TokenReset, users.TokenVerify} {
+		tok := newToken(string(kind), kind, "u1", day(30))
+		require.NoError(t, s.PutToken(ctx, tok))
+		require.NoError(t, s.TouchToken(ctx, tok.Digest, day(i+1)), "kind %s", kind)
+	}
+	assert.Equal(t, day(1), lastUsed(t, s, digest("session")), "a session")
+	assert.Equal(t, day(2), lastUsed(t, s, digest("reset")), "a reset code")
+	assert.Equal(t, day(3), lastUsed(t, s, digest("verify")), "a verification code")
 }
 
 func testTouchTokenForwardOnly(t *testing.T, s users.Store) {
