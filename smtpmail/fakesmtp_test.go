@@ -29,7 +29,7 @@ type fakeSMTP struct {
 
 	// Set before the first connection:
 	tls  *tls.Config // offer STARTTLS with it, when set
-	auth bool       // offer AUTH PLAIN
+	auth bool        // offer AUTH PLAIN
 	// respond, when set, is called with the session's number (from 1) and each command line
 	// before it is answered. It may block, and it returns the reply to give instead of the
 	// usual one ("" for the usual one; "close" closes the connection without a reply).

@@ -288,17 +288,18 @@ func TestSendBoundsConnections(t *testing.T) {
 	const maxConns, mails = 2, 7
 	arrived := make(chan int, mails)
 	release := make(chan struct{})
-	f := newFakeSMTP(t, nil)
-	f.respond = func(session int, line string) string {
-		if strings.HasPrefix(line, "MAIL") {
-			arrived <- session
-			select {
-			case <-release:
-			case <-f.done:
+	f := newFakeSMTP(t, func(f *fakeSMTP) {
+		f.respond = func(session int, line string) string {
+			if strings.HasPrefix(line, "MAIL") {
+				arrived <- session
+				select {
+				case <-release:
+				case <-f.done:
+				}
 			}
+			return ""
 		}
-		return ""
-	}
+	})
 	ml := newTestMailer(t, f.addr, func(o *smtpmail.Options) { o.MaxConns = maxConns })
 
 	results := make(chan error, mails)
@@ -328,14 +329,15 @@ func TestSendBoundsConnections(t *testing.T) {
 
 func TestSendStopsWhenCancelled(t *testing.T) {
 	arrived := make(chan struct{}, 1)
-	f := newFakeSMTP(t, nil)
-	f.respond = func(_ int, line string) string {
-		if strings.HasPrefix(line, "MAIL") {
-			arrived <- struct{}{}
-			<-f.done // never answers
+	f := newFakeSMTP(t, func(f *fakeSMTP) {
+		f.respond = func(_ int, line string) string {
+			if strings.HasPrefix(line, "MAIL") {
+				arrived <- struct{}{}
+				<-f.done // never answers
+			}
+			return ""
 		}
-		return ""
-	}
+	})
 	ml := newTestMailer(t, f.addr, func(o *smtpmail.Options) { o.MaxConns = 1 })
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -355,13 +357,14 @@ func TestSendStopsWhenCancelled(t *testing.T) {
 }
 
 func TestSendTimeout(t *testing.T) {
-	f := newFakeSMTP(t, nil)
-	f.respond = func(_ int, line string) string {
-		if strings.HasPrefix(line, "EHLO") {
-			<-f.done // never answers
+	f := newFakeSMTP(t, func(f *fakeSMTP) {
+		f.respond = func(_ int, line string) string {
+			if strings.HasPrefix(line, "EHLO") {
+				<-f.done // never answers
+			}
+			return ""
 		}
-		return ""
-	}
+	})
 	ml := newTestMailer(t, f.addr, func(o *smtpmail.Options) { o.Timeout = 50 * time.Millisecond })
 	err := await(t, sendAsync(t.Context(), ml, testMail(users.MailPasswordReset)), "Send to time out")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
