@@ -78,6 +78,21 @@ func (a *Auth) RequireUser(next http.Handler) http.Handler {
 	})
 }
 
+// userIfAuthorized returns a handler that lets through a request without an Authorization
+// header as it is, with no caller, and one with the header as RequireUser does: only with a
+// live bearer token. Routes that take either the caller's token or credentials in the body
+// use it, so that a bad token is 401 and never read as the other form.
+func (a *Auth) userIfAuthorized(next http.Handler) http.Handler {
+	withUser := a.RequireUser(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header["Authorization"]; ok {
+			withUser.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // RequireScope returns middleware that lets through only requests whose signed-in user has
 // at least one of the roles in their scope; it answers 401 as RequireUser does, and 403 to
 // a signed-in user without the role. It panics when no role is given.

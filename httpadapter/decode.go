@@ -7,9 +7,11 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gousers/users"
 )
@@ -31,17 +33,84 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, into fields
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return &users.Error{Code: CodeUnsupportedMedia, Message: "the request body must be application/json"}
 	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return decodeFields(body, into)
+}
+
+// decodeJSONOrForm is decodeJSON for the routes that also take an HTML form's body,
+// application/x-www-form-urlencoded, with the same field names (see decodeFormFields).
+func decodeJSONOrForm(w http.ResponseWriter, r *http.Request, limit int64, into fields) error {
+	ct := r.Header.Get("Content-Type")
+	form := isForm(ct)
+	if !form && !isJSON(ct) {
+		return &users.Error{Code: CodeUnsupportedMedia, Message: "the request body must be application/json or application/x-www-form-urlencoded"}
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if form {
+		return decodeFormFields(body, into)
+	}
+	return decodeFields(body, into)
+}
+
+// readBody reads the whole request body, at most limit bytes: CodeTooLarge beyond, whether
+// or not the length is declared.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return readLimited(w, r, limit, errTooLarge)
+}
+
+// readLimited reads the whole request body, at most limit bytes, and returns tooLarge
+// beyond.
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64, tooLarge error) ([]byte, error) {
 	if r.ContentLength > limit {
-		return errTooLarge
+		return nil, tooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return errTooLarge
+			return nil, tooLarge
 		}
-		return &users.Error{Code: users.CodeInvalid, Message: "the request body could not be read", Cause: err}
+		return nil, &users.Error{Code: users.CodeInvalid, Message: "the request body could not be read", Cause: err}
 	}
-	return decodeFields(body, into)
+	return body, nil
+}
+
+// isForm reports whether a Content-Type is application/x-www-form-urlencoded, whatever its
+// parameters.
+func isForm(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/x-www-form-urlencoded"
+}
+
+// decodeFormFields decodes a form-encoded body into the fields, as decodeFields does a JSON
+// one: names match exactly, and an unknown name, a name given twice, or a name whose
+// destination is not a string is an ErrInvalid naming it. Names are checked in order, so the
+// error is the same every time.
+func decodeFormFields(data []byte, into fields) error {
+	values, err := url.ParseQuery(string(data))
+	if err != nil {
+		return &users.Error{Code: users.CodeInvalid, Message: "the request body is not a readable form", Cause: err}
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		dst, ok := into[name]
+		switch {
+		case !ok:
+			return invalid(name, "is not a field of this request")
+		case len(values[name]) > 1:
+			return invalid(name, "must be given once")
+		}
+		s, ok := dst.(*string)
+		if !ok {
+			return invalid(name, "must be sent as JSON")
+		}
+		*s = values[name][0]
+	}
+	return nil
 }
 
 // isJSON reports whether a Content-Type is application/json or another JSON type
@@ -93,7 +162,10 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*[]string)(l))
 }
 
-var stringListType = reflect.TypeFor[stringList]()
+var (
+	stringListType = reflect.TypeFor[stringList]()
+	timeType       = reflect.TypeFor[time.Time]()
+)
 
 // describe names the JSON value a destination of decodeFields takes, for error messages.
 func describe(dst any) string {
@@ -104,6 +176,8 @@ func describe(dst any) string {
 	switch {
 	case t == stringListType:
 		return "a string or an array of strings"
+	case t == timeType:
+		return "an RFC 3339 date-time"
 	case t.Kind() == reflect.String:
 		return "a string"
 	case t.Kind() == reflect.Slice:

@@ -29,6 +29,10 @@ type Options struct {
 	// are then kept by the last address it lists. Set it only behind such a proxy: a client
 	// can write any header. Empty: the connection's address (RemoteAddr).
 	ClientIPHeader string
+	// MaxImageBytes bounds the body of a profile image (PUT /user/image, PUT and POST
+	// /users/{id}/image); a larger one is answered 413. Default DefaultMaxImageBytes (1 MiB).
+	// The Service's own users.Config.MaxImageBytes applies as well.
+	MaxImageBytes int64
 	// Logger receives internal errors, and nothing else; never a secret. Default: silent.
 	Logger *slog.Logger
 	// Now is the rate limits' clock; default time.Now. Tests set it.
@@ -52,11 +56,15 @@ func New(svc users.Service, opts Options) http.Handler {
 		log:         opts.Logger,
 		createScope: opts.CreateScope,
 		maxBody:     opts.MaxBodyBytes,
+		maxImage:    opts.MaxImageBytes,
 		addrOf:      clientAddr(opts.ClientIPHeader),
 		mux:         http.NewServeMux(),
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxImage <= 0 {
+		h.maxImage = DefaultMaxImageBytes
 	}
 	h.limiters = newLimiters(opts)
 	for _, rt := range routes {
@@ -74,6 +82,7 @@ type handler struct {
 	log         *slog.Logger
 	createScope string
 	maxBody     int64
+	maxImage    int64
 	addrOf      func(*http.Request) netip.Addr
 	limiters    [limitKinds]*limiter // nil for noLimit and for limits turned off
 	mux         *http.ServeMux
@@ -86,6 +95,7 @@ const (
 	anyone   access = iota // no token needed
 	signedIn               // a live bearer token
 	creator                // anyone, or a user with Options.CreateScope when it is set
+	optionalUser           // anyone without an Authorization header; a live bearer token with one
 )
 
 // limitKind names the rate limit a route is under.
@@ -109,25 +119,47 @@ type route struct {
 }
 
 // routes are the operations of the API. The OpenAPI document describes each (a test checks).
-// Routes of signed-in users that act on others ask the policy in serve.
+// Every route that reads or acts on a user asks the policy (users.Authorize or
+// users.AuthorizeUpdate) in serve, its own user's routes under /user included.
 var routes = []route{
 	{"POST /user/auth", anyone, signInLimit, (*handler).signIn},
 	{"POST /user", creator, createLimit, (*handler).signUp},
 	{"GET /user", signedIn, noLimit, (*handler).currentUser},
-	{"POST /user/change-password", signedIn, noLimit, (*handler).changePassword},
+	{"POST /user/register", creator, createLimit, (*handler).register},
+	{"POST /user/register/resend", anyone, forgotPasswordLimit, (*handler).resendVerification},
+	{"POST /user/verify", anyone, noLimit, (*handler).verifyEmail},
+	{"POST /user/change-password", optionalUser, signInLimit, (*handler).changePassword},
 	{"POST /user/reset-password", signedIn, noLimit, (*handler).resetPassword},
 	{"POST /user/forgot-password", anyone, forgotPasswordLimit, (*handler).forgotPassword},
 	{"POST /user/forgot-password/reset", anyone, noLimit, (*handler).resetForgottenPassword},
 	{"POST /user/sign-out", signedIn, noLimit, (*handler).signOut},
+	{"GET /user/keys", signedIn, noLimit, (*handler).listOwnKeys},
+	{"POST /user/keys", signedIn, noLimit, (*handler).createOwnKey},
+	{"DELETE /user/keys/{id}", signedIn, noLimit, (*handler).deleteOwnKey},
+	{"POST /user/keys/{id}/rotate", signedIn, noLimit, (*handler).rotateOwnKey},
+	{"GET /user/image", signedIn, noLimit, (*handler).getOwnImage},
+	{"PUT /user/image", signedIn, noLimit, (*handler).putOwnImage},
+	{"DELETE /user/image", signedIn, noLimit, (*handler).deleteOwnImage},
 	{"GET /users", signedIn, noLimit, (*handler).listUsers},
 	{"GET /users/count", signedIn, noLimit, (*handler).countUsers},
 	{"POST /users", signedIn, noLimit, (*handler).createUser},
 	{"GET /users/{id}", signedIn, noLimit, (*handler).getUser},
 	{"PUT /users/{id}", signedIn, noLimit, (*handler).updateUser},
 	{"DELETE /users/{id}", signedIn, noLimit, (*handler).deleteUser},
+	{"POST /users/{id}/approve", signedIn, noLimit, (*handler).approveUser},
+	{"PUT /users/{id}/password", signedIn, noLimit, (*handler).setUserPassword},
+	{"POST /users/{id}/reset-password", signedIn, noLimit, (*handler).generateUserPassword},
 	{"GET /users/{id}/delete-status/{ticket}", signedIn, noLimit, (*handler).deletionStatus},
 	{"POST /users/{id}/delete-status/{ticket}/cancel", signedIn, noLimit, (*handler).cancelDeletion},
 	{"POST /users/{id}/sessions/revoke", signedIn, noLimit, (*handler).revokeSessions},
+	{"GET /users/{id}/keys", signedIn, noLimit, (*handler).listUserKeys},
+	{"POST /users/{id}/keys", signedIn, noLimit, (*handler).createUserKey},
+	{"DELETE /users/{id}/keys/{keyId}", signedIn, noLimit, (*handler).deleteUserKey},
+	{"POST /users/{id}/keys/{keyId}/rotate", signedIn, noLimit, (*handler).rotateUserKey},
+	{"GET /users/{id}/image", signedIn, noLimit, (*handler).getUserImage},
+	{"PUT /users/{id}/image", signedIn, noLimit, (*handler).putUserImage},
+	{"POST /users/{id}/image", signedIn, noLimit, (*handler).putUserImage},
+	{"DELETE /users/{id}/image", signedIn, noLimit, (*handler).deleteUserImage},
 	{"GET /openapi.json", anyone, noLimit, (*handler).openAPI},
 }
 
@@ -159,6 +191,8 @@ func (h *handler) wrap(rt route) http.Handler {
 	switch {
 	case rt.access == signedIn:
 		next = h.auth.RequireUser(next)
+	case rt.access == optionalUser:
+		next = h.auth.userIfAuthorized(next)
 	case rt.access == creator && h.createScope != "":
 		next = h.auth.RequireScope(h.createScope)(next)
 	}
@@ -195,9 +229,15 @@ func (h *handler) notRouted(w http.ResponseWriter, r *http.Request) {
 	h.fail(w, r, &users.Error{Code: CodeMethodNotAllowed, Message: "the route does not take " + r.Method})
 }
 
-// decode reads the request body into the fields (see decodeJSON).
+// decode reads the request body, JSON, into the fields (see decodeJSON).
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, into fields) error {
 	return decodeJSON(w, r, h.maxBody, into)
+}
+
+// decodeForm reads the request body, JSON or form-encoded, into the fields (see
+// decodeJSONOrForm).
+func (h *handler) decodeForm(w http.ResponseWriter, r *http.Request, into fields) error {
+	return decodeJSONOrForm(w, r, h.maxBody, into)
 }
 
 // writeJSON writes v as a JSON response with the status. It returns an error, and writes

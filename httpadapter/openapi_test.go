@@ -85,7 +85,8 @@ func TestOpenAPIValidationRefusesMismatches(t *testing.T) {
 	router, err := apiRouter()
 	require.NoError(t, err)
 	const user = `{"id":"x","username":"a@example.com","scope":["user"],"status":"active","isActive":true,` +
-		`"emailVerified":false,"metadata":{},"created":"2025-01-01T00:00:00Z","updated":"2025-01-01T00:00:00Z","version":1`
+		`"emailVerified":false,"metadata":{},"mustChangePassword":false,"hasPassword":true,"passwordResetAllowed":true,` +
+		`"created":"2025-01-01T00:00:00Z","updated":"2025-01-01T00:00:00Z","version":1`
 	const problem = `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"d","code":"unauthorized"}`
 	tests := []struct {
 		name   string
@@ -95,6 +96,7 @@ func TestOpenAPIValidationRefusesMismatches(t *testing.T) {
 		valid  bool
 	}{
 		{"a user", 200, http.Header{"Content-Type": {"application/json"}}, user + `}`, true},
+		{"a permission level it does not know", 200, http.Header{"Content-Type": {"application/json"}}, user + `,"permissions":{"users":"root"}}`, false},
 		{"a password hash", 200, http.Header{"Content-Type": {"application/json"}}, user + `,"passwordHash":"x"}`, false},
 		{"an unknown status", 200, http.Header{"Content-Type": {"application/json"}}, strings.Replace(user, `"active"`, `"root"`, 1) + `}`, false},
 		{"an undocumented status", http.StatusTeapot, http.Header{"Content-Type": {"application/json"}}, `{}`, false},

@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"encoding/json"
 	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -21,7 +22,7 @@ const (
 // repeated.
 var queryParams = map[string]bool{
 	"filter": true, "sort": true, "field": true, "op": true, "value": true,
-	"lop": false, "limit": false, "offset": false, "pattern": false,
+	"lop": false, "limit": false, "offset": false, "pattern": false, "page": false, "pageSize": false,
 }
 
 // parseQuery reads the query string of GET /users and GET /users/count into a users.Query:
@@ -31,7 +32,9 @@ var queryParams = map[string]bool{
 //     one of eq ne gt lt ge le like, or gete or between with value "low,high";
 //   - lop=AND|OR joins the conditions of both forms (default AND);
 //   - sort=field:1|-1 (or a bare field, ascending), comma-separated and repeatable;
-//   - limit, offset: integers; pattern: a substring of the username, e-mail or name.
+//   - limit, offset: integers; or page (1-based) and pageSize (default users.DefaultLimit),
+//     Tyk's paging, which is offset (page-1)×pageSize: the two forms do not mix;
+//   - pattern: a substring of the username, e-mail or name.
 //
 // A value compared with a metadata key is read as JSON when it is a JSON string, number,
 // true, false or null, and as a plain string otherwise. It returns an ErrInvalid naming the
@@ -62,10 +65,7 @@ func parseQuery(v url.Values) (users.Query, error) {
 	default:
 		return q, invalid("lop", "must be AND or OR")
 	}
-	if q.Limit, err = intParam(v, "limit"); err != nil {
-		return q, err
-	}
-	if q.Offset, err = intParam(v, "offset"); err != nil {
+	if q.Limit, q.Offset, err = paging(v); err != nil {
 		return q, err
 	}
 	q.Pattern = v.Get("pattern")
@@ -144,6 +144,42 @@ func sortKeys(params []string) ([]users.Sort, error) {
 		}
 	}
 	return out, nil
+}
+
+// paging reads limit and offset, or page and pageSize, into a limit and an offset.
+func paging(v url.Values) (limit, offset int, err error) {
+	if !v.Has("page") && !v.Has("pageSize") {
+		if limit, err = intParam(v, "limit"); err != nil {
+			return 0, 0, err
+		}
+		offset, err = intParam(v, "offset")
+		return limit, offset, err
+	}
+	for _, name := range []string{"limit", "offset"} {
+		if v.Has(name) {
+			return 0, 0, invalid(name, "cannot be combined with page and pageSize")
+		}
+	}
+	page, size := 1, users.DefaultLimit
+	if v.Has("page") {
+		if page, err = intParam(v, "page"); err != nil {
+			return 0, 0, err
+		}
+	}
+	if v.Has("pageSize") {
+		if size, err = intParam(v, "pageSize"); err != nil {
+			return 0, 0, err
+		}
+	}
+	switch {
+	case size < 1 || size > users.MaxLimit:
+		return 0, 0, invalid("pageSize", "must be between 1 and "+strconv.Itoa(users.MaxLimit))
+	case page < 1:
+		return 0, 0, invalid("page", "must be 1 or more")
+	case page-1 > math.MaxInt32/size:
+		return 0, 0, invalid("page", "is too large")
+	}
+	return size, (page - 1) * size, nil
 }
 
 // intParam reads an optional integer parameter; absent is 0.

@@ -2,7 +2,9 @@ package httpadapter
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gousers/users"
 )
@@ -54,21 +56,39 @@ func (h *handler) currentUser(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, callerFrom(r).user)
 }
 
-// changePassword serves POST /user/change-password: {oldPassword, newPassword} → 200 {}.
-// The caller's other sessions are revoked; the one making the request stays.
+// changePassword serves POST /user/change-password → 200 {}. With a bearer token it takes
+// {oldPassword, newPassword}, JSON, and changes the caller's password; the caller's other
+// sessions are revoked, the one making the request stays. Without an Authorization header it
+// takes {email, oldPassword, newPassword}, JSON or form-encoded (Amadis's change by e-mail):
+// a wrong password and an unknown address get the same 400 (users.ErrWrongPassword), and
+// every session of the user is revoked.
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request) error {
-	var in struct{ oldPassword, newPassword string }
-	if err := h.decode(w, r, fields{"oldPassword": &in.oldPassword, "newPassword": &in.newPassword}); err != nil {
+	c := callerFrom(r)
+	var in struct{ email, oldPassword, newPassword string }
+	into := fields{"oldPassword": &in.oldPassword, "newPassword": &in.newPassword}
+	var err error
+	if c != nil {
+		err = h.decode(w, r, into)
+	} else {
+		into["email"] = &in.email
+		err = h.decodeForm(w, r, into)
+	}
+	if err != nil {
 		return err
+	}
+	if c == nil {
+		if err := required("email", in.email); err != nil {
+			return err
+		}
 	}
 	if err := required("oldPassword", in.oldPassword, "newPassword", in.newPassword); err != nil {
 		return err
 	}
-	c := callerFrom(r)
-	err := h.svc.ChangePassword(r.Context(), users.PasswordChange{
-		UserID: c.user.ID, OldPassword: in.oldPassword, NewPassword: in.newPassword, KeepToken: c.token,
-	})
-	if err != nil {
+	change := users.PasswordChange{Email: in.email, OldPassword: in.oldPassword, NewPassword: in.newPassword}
+	if c != nil {
+		change.UserID, change.KeepToken = c.user.ID, c.token
+	}
+	if err := h.svc.ChangePassword(r.Context(), change); err != nil {
 		return renameField(err, "password", "newPassword")
 	}
 	return writeJSON(w, http.StatusOK, empty)
@@ -144,11 +164,91 @@ func (h *handler) resetForgottenPassword(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusOK, empty)
 }
 
-// signOut serves POST /user/sign-out → 204: the caller's token stops working.
+// signOut serves POST /user/sign-out → 204: the caller's token stops working. An API key
+// does not sign out (it is not a session; delete it with DELETE /user/keys/{id}): 400.
 func (h *handler) signOut(w http.ResponseWriter, r *http.Request) error {
-	if err := h.svc.SignOut(r.Context(), callerFrom(r).token); err != nil {
+	c := callerFrom(r)
+	err := h.svc.SignOut(r.Context(), c.token)
+	if errors.Is(err, users.ErrUnauthorized) && h.isAPIKey(r.Context(), c) {
+		return errSignOutAPIKey
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+var errSignOutAPIKey = &users.Error{Code: users.CodeInvalid,
+	Message: "an API key does not sign out: delete it with DELETE /user/keys/{id}"}
+
+// isAPIKey reports whether the caller's token, which authenticated them, is one of their API
+// keys: it starts with the prefix of one. It is asked only once SignOut has found that the
+// token is not a live session, so only an API key, or a session revoked since, gets here.
+func (h *handler) isAPIKey(ctx context.Context, c *caller) bool {
+	keys, err := h.svc.APIKeys(ctx, c.user.ID)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if k.Prefix != "" && strings.HasPrefix(c.token, k.Prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// register serves POST /user/register: {username or email, name, password}, JSON or
+// form-encoded → 202 {}. The Service answers alike whether or not the username or e-mail is
+// taken: it creates the user and mails them a verification code, or mails the owner of the
+// address that someone tried to register with it.
+func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
+	var in users.Registration
+	err := h.decodeForm(w, r, fields{
+		"username": &in.Username, "email": &in.Email, "name": &in.Name, "password": &in.Password,
+	})
+	if err != nil {
+		return err
+	}
+	if err := required("password", in.Password); err != nil {
+		return err
+	}
+	if err := h.svc.Register(r.Context(), in); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, empty)
+}
+
+// resendVerification serves POST /user/register/resend: {email}, JSON or form-encoded → 202
+// {}, the same answer whether or not a verification code is mailed.
+func (h *handler) resendVerification(w http.ResponseWriter, r *http.Request) error {
+	var in struct{ email string }
+	if err := h.decodeForm(w, r, fields{"email": &in.email}); err != nil {
+		return err
+	}
+	if err := required("email", in.email); err != nil {
+		return err
+	}
+	if err := h.svc.ResendVerification(r.Context(), in.email); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, empty)
+}
+
+// verifyEmail serves POST /user/verify: {code}, JSON or form-encoded → 200 the user, whose
+// e-mail address is now verified (and who is active, unless approval is required). An
+// unknown, used or expired code is 400 naming code.
+func (h *handler) verifyEmail(w http.ResponseWriter, r *http.Request) error {
+	var in struct{ code string }
+	if err := h.decodeForm(w, r, fields{"code": &in.code}); err != nil {
+		return err
+	}
+	if err := required("code", in.code); err != nil {
+		return err
+	}
+	u, err := h.svc.VerifyEmail(r.Context(), in.code)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, u)
 }
