@@ -713,6 +713,12 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 				return err
 			}
 		}
+		if u.PasswordResetDisallowed && !cur.PasswordResetDisallowed {
+			// A code mailed before must not work again once resets are allowed again.
+			if _, err := tx.DeleteUserTokens(ctx, u.ID, TokenReset); err != nil {
+				return err
+			}
+		}
 		return revoke.apply(ctx, tx, u.ID, "")
 	})
 	if err != nil {
