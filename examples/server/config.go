@@ -5,9 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/mail"
+	"net/url"
 	"time"
 
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/smtpmail"
 )
 
 // config is the program's configuration, from its flags and environment.
@@ -17,6 +21,13 @@ type config struct {
 	mailDir   string // directory the mails are written to; "" for none
 	rateLimit int    // requests a minute per client address to the limited routes; 0: off
 	logFormat string // "text" or "json"
+
+	smtp         string // host:port of the SMTP server to send mail through; "" for the development mailer
+	smtpFrom     string // the sender of the mails sent over SMTP
+	smtpInsecure bool   // allow an SMTP server without STARTTLS
+	baseURL      string // the app's URL, from which the links in mails are built; with smtp only
+	smtpUsername string // from USERS_SMTP_USERNAME only
+	smtpPassword string // from USERS_SMTP_PASSWORD only, never a flag (flags show in ps); a secret: never log it
 }
 
 // Bounds of -rate-limit, and the largest burst it allows.
@@ -33,6 +44,10 @@ var flagEnv = []struct{ flag, env string }{
 	{"mail-dir", "USERS_MAIL_DIR"},
 	{"rate-limit", "USERS_RATE_LIMIT"},
 	{"log-format", "USERS_LOG_FORMAT"},
+	{"smtp", "USERS_SMTP"},
+	{"smtp-from", "USERS_SMTP_FROM"},
+	{"smtp-insecure", "USERS_SMTP_INSECURE"},
+	{"base-url", "USERS_BASE_URL"},
 }
 
 // usageError is a bad flag, argument or environment variable.
@@ -54,14 +69,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.rateLimit, "rate-limit", defaultRateLimit,
 		"requests a minute per client address to sign-in, sign-up and forgot-password; 0: no limit")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.smtp, "smtp", "", "send mail through the SMTP server at `host:port` instead of the development mailer")
+	fs.StringVar(&c.smtpFrom, "smtp-from", "", "the sender `address` of the mails, required with -smtp")
+	fs.BoolVar(&c.smtpInsecure, "smtp-insecure", false, "with -smtp, allow a server that does not offer STARTTLS")
+	fs.StringVar(&c.baseURL, "base-url", "",
+		"with -smtp, the app's `URL`, from which the links in mails are built (default http://localhost:PORT of -addr)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\nServes the users REST API over a SQLite database.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEach flag takes its default from an environment variable:\n")
 		for _, fe := range flagEnv {
-			fmt.Fprintf(fs.Output(), "  %-18s -%s\n", fe.env, fe.flag)
+			fmt.Fprintf(fs.Output(), "  %-20s -%s\n", fe.env, fe.flag)
 		}
 		fmt.Fprintf(fs.Output(), "\nOn the first start, USERS_ADMIN_EMAIL and USERS_ADMIN_PASSWORD name the administrator created.\n")
+		fmt.Fprintf(fs.Output(), "With -smtp, USERS_SMTP_USERNAME and USERS_SMTP_PASSWORD authenticate to the server.\n")
 	}
 	// The flag package's own messages are left out: the caller reports the error once.
 	fs.SetOutput(io.Discard)
@@ -97,7 +118,54 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	case c.logFormat != "text" && c.logFormat != "json":
 		return config{}, &usageError{fmt.Errorf("-log-format must be text or json, not %q", c.logFormat)}
 	}
+	if err := c.parseSMTP(getenv); err != nil {
+		return config{}, &usageError{err}
+	}
 	return c, nil
+}
+
+// parseSMTP completes and checks the SMTP settings of c, when -smtp is set: the credentials
+// come from the environment, and the base URL defaults to the listen address on localhost.
+func (c *config) parseSMTP(getenv func(string) string) error {
+	if c.smtp == "" {
+		return nil
+	}
+	c.smtpUsername, c.smtpPassword = getenv("USERS_SMTP_USERNAME"), getenv("USERS_SMTP_PASSWORD")
+	if c.baseURL == "" {
+		if _, port, err := net.SplitHostPort(c.addr); err == nil {
+			c.baseURL = "http://" + net.JoinHostPort("localhost", port)
+		}
+	}
+	if host, _, err := net.SplitHostPort(c.smtp); err != nil || host == "" {
+		return fmt.Errorf("-smtp must be host:port, not %q", c.smtp)
+	}
+	switch {
+	case c.mailDir != "":
+		return errors.New("-mail-dir and -smtp exclude each other")
+	case c.smtpFrom == "":
+		return errors.New("-smtp-from is required with -smtp")
+	case (c.smtpUsername == "") != (c.smtpPassword == ""):
+		return errors.New("USERS_SMTP_USERNAME and USERS_SMTP_PASSWORD go together")
+	}
+	if _, err := mail.ParseAddress(c.smtpFrom); err != nil {
+		return fmt.Errorf("-smtp-from must be an e-mail address, not %q", c.smtpFrom)
+	}
+	if u, err := url.Parse(c.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-base-url must be an absolute http or https URL, not %q", c.baseURL)
+	}
+	return nil
+}
+
+// smtpOptions returns the options of the SMTP mailer that -smtp asks for.
+func (c config) smtpOptions() smtpmail.Options {
+	return smtpmail.Options{
+		Addr:          c.smtp,
+		From:          c.smtpFrom,
+		BaseURL:       c.baseURL,
+		Username:      c.smtpUsername,
+		Password:      c.smtpPassword,
+		AllowInsecure: c.smtpInsecure,
+	}
 }
 
 // rateLimits returns the adapter's rate limits for c.rateLimit requests a minute: a client

@@ -34,6 +34,13 @@
 //	                                      to 5); 0 turns the limits off, for load tests
 //	-log-format FORMAT  USERS_LOG_FORMAT  "text" (the default) or "json"; the log goes to
 //	                                      standard error
+//	-smtp HOST:PORT     USERS_SMTP        send mail through this SMTP server (see Mail)
+//	-smtp-from ADDRESS  USERS_SMTP_FROM   the sender of the mails; required with -smtp
+//	-smtp-insecure      USERS_SMTP_INSECURE
+//	                                      with -smtp, allow a server without STARTTLS
+//	-base-url URL       USERS_BASE_URL    with -smtp, the app's URL, from which the links in
+//	                                      mails are built (default http://localhost:PORT, the
+//	                                      port of -addr)
 //
 // The rate limits are kept by the connection's address: behind a reverse proxy every client
 // shares the proxy's. An app in that position sets httpadapter.Options.ClientIPHeader.
@@ -50,13 +57,22 @@
 //
 // # Mail
 //
-// The password-reset codes of POST /user/forgot-password are not sent anywhere: this
-// program's mailer is for development. It logs each mail, and with -mail-dir it also writes
+// Without -smtp, the password-reset codes of POST /user/forgot-password are not sent anywhere:
+// the program's mailer is then for development. It logs each mail, and with -mail-dir it also writes
 // it to DIR as an RFC 5322 message (a file of its own, named by the time it was sent, so
 // the newest sorts last) where a person or a test can read the code. Without -mail-dir the
 // log line carries the code, as the only way to read it; with -mail-dir it does not. Nothing
-// else the server logs carries a password, hash, token or code. A real deployment replaces
-// the mailer with one that delivers mail (any users.Mailer).
+// else the server logs carries a password, hash, token or code.
+//
+// With -smtp the server delivers the mails instead, through that SMTP server (package
+// smtpmail), from the -smtp-from address, with links built from -base-url, never from a
+// request. STARTTLS is required unless -smtp-insecure is given; the credentials, when the
+// server wants them, come from USERS_SMTP_USERNAME and USERS_SMTP_PASSWORD only (a flag would
+// show the password to anyone who lists the processes). -mail-dir and -smtp exclude each
+// other. For example, with a local test server:
+//
+//	python3 -m aiosmtpd -n -l 127.0.0.1:8025 &
+//	go run ./examples/server -smtp 127.0.0.1:8025 -smtp-insecure -smtp-from no-reply@example.com
 //
 // # Stopping
 //
@@ -85,6 +101,7 @@ import (
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
+	"github.com/gousers/users/smtpmail"
 	"github.com/gousers/users/sqlite"
 )
 
@@ -133,6 +150,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	var mailer users.Mailer
+	if cfg.smtp != "" {
+		m, err := smtpmail.New(cfg.smtpOptions()) // does not connect
+		if err != nil {
+			return &usageError{err}
+		}
+		mailer = m
+	}
 	log := newLogger(cfg.logFormat, stderr)
 	defer func() {
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -150,12 +175,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer func() { err = errors.Join(err, store.Close()) }() // after the Service is closed
 	log.Info("database open", "path", cfg.db)
 
-	mailer, err := newMailer(cfg.mailDir, log)
-	if err != nil {
-		return err
-	}
-	if cfg.mailDir == "" {
-		log.Warn("no mail directory: mails are logged with their codes, fit only for development")
+	if mailer != nil {
+		log.Info("mail over SMTP", "server", cfg.smtp, "from", cfg.smtpFrom, "base_url", cfg.baseURL,
+			"starttls_required", !cfg.smtpInsecure, "auth", cfg.smtpUsername != "")
+	} else {
+		dev, err := newMailer(cfg.mailDir, log)
+		if err != nil {
+			return err
+		}
+		if cfg.mailDir == "" {
+			log.Warn("no mail directory: mails are logged with their codes, fit only for development")
+		}
+		mailer = dev
 	}
 	svc, err := users.New(store, users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params})
 	if err != nil {

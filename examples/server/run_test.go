@@ -1,16 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
+	"net/textproto"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
@@ -177,4 +185,102 @@ func TestHealthzUnavailable(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.JSONEq(t, `{"status":"unavailable"}`, rec.Body.String())
 	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+}
+
+// TestRunSMTP runs the program with -smtp against a minimal SMTP server: the reset mail
+// arrives there, with a link built from -base-url, and its code works.
+func TestRunSMTP(t *testing.T) {
+	cheapHashing(t)
+	addr, mails := smtpSink(t)
+	const password = "a long admin pass phrase"
+	p := start(t, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "u.db"),
+		"-smtp", addr, "-smtp-insecure", "-base-url", "https://app.example.com/accounts"},
+		map[string]string{
+			envAdminPassword: password, "USERS_SMTP_FROM": "Example <no-reply@example.com>",
+			"USERS_SMTP_USERNAME": "mailer", "USERS_SMTP_PASSWORD": "smtp secret",
+		})
+	assert.Contains(t, p.stderr.String(), `msg="mail over SMTP" server=`+addr)
+	assert.NotContains(t, p.stderr.String(), "no mail directory")
+
+	c := newClient(t, p.addr)
+	c.expect(http.StatusOK, "POST", "/user/forgot-password", "", map[string]string{"email": defaultAdminEmail}, nil)
+	var raw string
+	select {
+	case raw = <-mails:
+	case <-time.After(waitTimeout):
+		require.FailNow(t, "no mail arrived", "the server's standard error:\n%s", p.stderr)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	require.NoError(t, err)
+	assert.Equal(t, `"Example" <no-reply@example.com>`, msg.Header.Get("From"))
+	assert.Equal(t, `"Administrator" <`+defaultAdminEmail+">", msg.Header.Get("To"))
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	text, err := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
+	require.NoError(t, err)
+	body, err := io.ReadAll(text)
+	require.NoError(t, err)
+	m := regexp.MustCompile(`https://app\.example\.com/accounts/reset-password\?code=(\S+)`).FindSubmatch(body)
+	require.NotNil(t, m, "the link, built from -base-url:\n%s", body)
+	code := string(m[1])
+	c.expect(http.StatusOK, "POST", "/user/forgot-password/reset", "", map[string]string{"code": code, "password": "another long pass phrase"}, nil)
+
+	require.NoError(t, p.stop(t))
+	assert.NotContains(t, p.stderr.String(), code)
+	assert.NotContains(t, p.stderr.String(), "smtp secret")
+}
+
+// smtpSink is a minimal SMTP server on 127.0.0.1, without STARTTLS, that accepts any
+// credentials and every message, and sends each message on the channel it returns, with CRLF
+// line ends. It stops when the test ends.
+func smtpSink(t *testing.T) (addr string, mails <-chan string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ch := make(chan string, 10)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+				tp := textproto.NewConn(conn)
+				_ = tp.PrintfLine("220 sink")
+				for {
+					line, err := tp.ReadLine()
+					if err != nil {
+						return
+					}
+					verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
+					switch verb {
+					case "EHLO":
+						_ = tp.PrintfLine("250-sink\r\n250 AUTH PLAIN")
+					case "AUTH":
+						_ = tp.PrintfLine("235 authenticated")
+					case "DATA":
+						_ = tp.PrintfLine("354 go ahead")
+						b, err := tp.ReadDotBytes()
+						if err != nil {
+							return
+						}
+						ch <- string(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")))
+						_ = tp.PrintfLine("250 OK")
+					case "QUIT":
+						_ = tp.PrintfLine("221 bye")
+						return
+					default:
+						_ = tp.PrintfLine("250 OK")
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr().String(), ch
 }
