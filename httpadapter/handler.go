@@ -92,10 +92,10 @@ type handler struct {
 type access int
 
 const (
-	anyone   access = iota // no token needed
-	signedIn               // a live bearer token
-	creator                // anyone, or a user with Options.CreateScope when it is set
-	optionalUser           // anyone without an Authorization header; a live bearer token with one
+	anyone       access = iota // no token needed
+	signedIn                   // a live bearer token
+	creator                    // anyone, or a user with Options.CreateScope when it is set
+	optionalUser               // anyone without an Authorization header; a live bearer token with one
 )
 
 // limitKind names the rate limit a route is under.

@@ -1,8 +1,13 @@
 package httpadapter_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -135,12 +140,40 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 // account creates a user with the roles (default: user) and signs them in.
 func (f *fixture) account(t testing.TB, username, password string, roles ...string) account {
 	t.Helper()
-	u, err := f.svc.Create(context.Background(), users.NewUser{Username: username, Password: password, Scope: roles})
+	return f.accountOf(t, users.NewUser{Username: username, Password: password, Scope: roles})
+}
+
+// accountOf creates the user in, who must have a password, and signs them in.
+func (f *fixture) accountOf(t testing.TB, in users.NewUser) account {
+	t.Helper()
+	u, err := f.svc.Create(context.Background(), in)
 	require.NoError(t, err)
-	s, err := f.svc.SignIn(context.Background(), username, password)
+	s, err := f.svc.SignIn(context.Background(), in.Username, in.Password)
 	require.NoError(t, err)
-	f.secret(password, s.Token)
-	return account{User: u, password: password, token: s.Token}
+	f.secret(in.Password, s.Token)
+	return account{User: u, password: in.Password, token: s.Token}
+}
+
+// verifyCode asks the Service to mail a verification code to the address, an unverified
+// user's, and returns it once mailed.
+func (f *fixture) verifyCode(t testing.TB, email string) string {
+	t.Helper()
+	n := len(f.mail.to(email))
+	require.NoError(t, f.svc.ResendVerification(context.Background(), email))
+	testutil.Eventually(t, func() bool { return len(f.mail.to(email)) > n }, "a mail to %s", email)
+	m := f.mail.to(email)[n]
+	require.Equal(t, users.MailVerifyEmail, m.Kind)
+	f.secret(m.Code)
+	return m.Code
+}
+
+// apiKey creates an API key for the user through the Service and returns it.
+func (f *fixture) apiKey(t testing.TB, userID, name string) *users.APIKey {
+	t.Helper()
+	k, err := f.svc.CreateAPIKey(context.Background(), userID, users.NewAPIKey{Name: name})
+	require.NoError(t, err)
+	f.secret(k.Key)
+	return k
 }
 
 // secret records values that must never appear in a response or a log line.
@@ -175,7 +208,7 @@ func (f *fixture) resetCode(t testing.TB, email string) string {
 type request struct {
 	method, path string
 	token        string // sent as a bearer token when set
-	body         string // sent as application/json when set
+	body         string // sent as application/json when set, unless header says otherwise
 	header       http.Header
 }
 
@@ -332,6 +365,39 @@ func serveRequest(h http.Handler, r *http.Request) *response {
 	h.ServeHTTP(rec, r)
 	return &response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
+
+// formHeader declares a form-encoded body.
+var formHeader = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+
+// pngImage returns a w×h PNG made with image/png.
+func pngImage(t testing.TB, w, h int) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, testPicture(w, h)))
+	return buf.String()
+}
+
+// jpegImage returns a w×h JPEG made with image/jpeg.
+func jpegImage(t testing.TB, w, h int) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, testPicture(w, h), nil))
+	return buf.String()
+}
+
+// testPicture is a w×h picture with a gradient, so that its encodings are not trivial.
+func testPicture(w, h int) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{R: uint8(x), G: uint8(y), B: 128, A: 255})
+		}
+	}
+	return img
+}
+
+// imageHeader declares a body of the media type.
+func imageHeader(mediaType string) http.Header { return http.Header{"Content-Type": {mediaType}} }
 
 // slogTo returns a logger writing text to w.
 func slogTo(w io.Writer) *slog.Logger {
