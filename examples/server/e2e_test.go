@@ -104,18 +104,24 @@ func (p *process) terminate(t *testing.T) {
 // codeLineRE finds a reset code on a line of its own: 43 characters of unpadded base64url.
 var codeLineRE = regexp.MustCompile(`(?m)^([A-Za-z0-9_-]{43})\r?$`)
 
-// waitResetCode waits until dir holds an .eml file and returns the reset code in the newest,
-// after checking it is a reset mail to addr.
+// waitResetCode waits until dir holds a reset mail to addr and returns the code in the newest.
+// Other mails, such as the notice that a password changed, are passed over.
 func waitResetCode(t *testing.T, dir, addr string) string {
 	t.Helper()
-	testutil.Eventually(t, func() bool { return len(emlFiles(t, dir)) > 0 }, "a mail in %s", dir)
-	files := emlFiles(t, dir)
-	m := readEML(t, files[len(files)-1])
+	var m parsedMail
+	testutil.Eventually(t, func() bool {
+		files := emlFiles(t, dir)
+		for i := len(files) - 1; i >= 0; i-- {
+			if m = readEML(t, files[i]); m.header.Get("Subject") == "Reset your password" {
+				return true
+			}
+		}
+		return false
+	}, "a reset mail in %s", dir)
 	to, err := m.header.AddressList("To")
 	require.NoError(t, err)
 	require.Len(t, to, 1)
 	assert.Equal(t, addr, to[0].Address)
-	assert.Equal(t, "Reset your password", m.header.Get("Subject"))
 	code := codeLineRE.FindStringSubmatch(m.body)
 	require.NotNil(t, code, "a code in the mail:\n%s", m.body)
 	return code[1]
@@ -275,7 +281,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NotEmpty(t, tk.Ticket)
 	assert.Equal(t, adaID, tk.UserID)
 	assert.Contains(t, []string{"in-progress", "completed"}, tk.Status)
-	assert.Equal(t, 2, tk.StepsTotal, "revoke-credentials and remove-user")
+	assert.Equal(t, 3, tk.StepsTotal, "revoke-credentials, remove-image and remove-user")
 	c.expect(http.StatusUnauthorized, "GET", "/user", ada.Token, nil, nil)
 	statusPath := "/users/" + adaID + "/delete-status/" + tk.Ticket
 	testutil.Eventually(t, func() bool {
@@ -301,7 +307,19 @@ func TestEndToEnd(t *testing.T) {
 	assert.NotRegexp(t, `(?m)^\s*password: `, log, "a given password is not printed")
 	assert.Regexp(t, `msg=mail kind=password-reset to=`+regexp.QuoteMeta(adaEmail)+` user=\S+ file=`, log)
 
+	// One reset mail, for the known address, and a notice for each of ada's three password
+	// changes (change, reset, administrator's reset); no temporary file left.
+	var subjects []string
+	for _, f := range emlFiles(t, mailDir) {
+		m := readEML(t, f)
+		to, err := m.header.AddressList("To")
+		require.NoError(t, err)
+		require.Len(t, to, 1)
+		assert.Equal(t, adaEmail, to[0].Address)
+		subjects = append(subjects, m.header.Get("Subject"))
+	}
+	assert.ElementsMatch(t, []string{"Reset your password", "Your password was changed", "Your password was changed", "Your password was changed"}, subjects)
 	entries, err := os.ReadDir(mailDir)
 	require.NoError(t, err)
-	assert.Len(t, entries, 1, "one mail, for the known address; no temporary file left")
+	assert.Len(t, entries, len(subjects), "no temporary file left")
 }

@@ -110,6 +110,22 @@ func content(m users.Mail, now time.Time) (subject, body string) {
 			" (" + m.Expires.Sub(now).Round(time.Minute).String() + " from now).\n" +
 			"If you did not ask for it, ignore this mail: your password stays\n" +
 			"as it is.\n"
+	case users.MailVerifyEmail:
+		return "Confirm your e-mail address", greeting + "\n\n" +
+			"Someone, hopefully you, signed up with the address " + m.To + ".\n" +
+			"Your verification code is:\n\n" +
+			m.Code + "\n\n" +
+			"It works once, until " + m.Expires.UTC().Format("2006-01-02 15:04 MST") + ".\n" +
+			"If you did not sign up, ignore this mail.\n"
+	case users.MailPasswordChanged:
+		return "Your password was changed", greeting + "\n\n" +
+			"The password of your account " + m.To + " was just changed.\n" +
+			"If you did not change it, reset it at once and tell us.\n"
+	case users.MailRegistrationAttempt:
+		return "Someone tried to sign up with your address", greeting + "\n\n" +
+			"Someone tried to sign up with " + m.To + ", which already has an account.\n" +
+			"If it was you, sign in, or reset your password if you forgot it.\n" +
+			"Otherwise, ignore this mail: nothing changed.\n"
 	default:
 		body = greeting + "\n\nThis is a message about your account " + m.To + " (" + string(m.Kind) + ").\n"
 		if m.Code != "" {
