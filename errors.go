@@ -74,13 +74,15 @@ func (e *Error) Is(target error) bool {
 }
 
 var sentinels = map[Code]error{
-	CodeInvalid:      ErrInvalid,
-	CodeNotFound:     ErrNotFound,
-	CodeConflict:     ErrConflict,
-	CodeUnauthorized: ErrUnauthorized,
-	CodeForbidden:    ErrForbidden,
-	CodeThrottled:    ErrThrottled,
-	CodeInternal:     ErrInternal,
+	CodeInvalid:          ErrInvalid,
+	CodeNotFound:         ErrNotFound,
+	CodeConflict:         ErrConflict,
+	CodeUnauthorized:     ErrUnauthorized,
+	CodeForbidden:        ErrForbidden,
+	CodeThrottled:        ErrThrottled,
+	CodeTooLarge:         ErrTooLarge,
+	CodeUnsupportedMedia: ErrUnsupportedMedia,
+	CodeInternal:         ErrInternal,
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, CodeInternal for any other
