@@ -96,6 +96,7 @@ type fixture struct {
 	opts    httpadapter.Options // of handler
 
 	admin, alice, bob account
+	verified          bool // accounts are created with a verified e-mail (when the Service requires one)
 
 	mu      sync.Mutex
 	secrets []string // never in a response or a log line
@@ -126,6 +127,7 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 	require.NoError(t, err)
 	f.svc = svc
 	f.opts = s.opts
+	f.verified = s.cfg.RequireVerifiedEmail
 	f.handler = httpadapter.New(svc, s.opts)
 	t.Cleanup(func() {
 		_ = svc.Close() // waits for mails, whose logs are checked next
@@ -146,6 +148,7 @@ func (f *fixture) account(t testing.TB, username, password string, roles ...stri
 // accountOf creates the user in, who must have a password, and signs them in.
 func (f *fixture) accountOf(t testing.TB, in users.NewUser) account {
 	t.Helper()
+	in.EmailVerified = in.EmailVerified || f.verified
 	u, err := f.svc.Create(context.Background(), in)
 	require.NoError(t, err)
 	s, err := f.svc.SignIn(context.Background(), in.Username, in.Password)
