@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -42,26 +43,39 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used"
 
 func scanToken(r scanner) (*users.Token, error) {
-	var (
-		t                 users.Token
-		digest            []byte
+	t := new(users.Token)
+	// One struct for the columns that need converting, as in scanUser.
+	var c struct {
 		kind              string
 		created           int64
 		expires, lastUsed sql.NullInt64
-	)
-	if err := r.Scan(&digest, &kind, &t.UserID, &created, &expires, &t.ID, &t.Name, &t.Prefix, &lastUsed); err != nil {
+	}
+	if err := r.Scan(digestDest{&t.Digest}, &c.kind, &t.UserID, &c.created, &c.expires,
+		&t.ID, &t.Name, &t.Prefix, &c.lastUsed); err != nil {
 		return nil, err
 	}
-	copy(t.Digest[:], digest)
-	t.Kind = users.TokenKind(kind)
-	t.Created = fromMicros(created)
-	if expires.Valid {
-		t.Expires = fromMicros(expires.Int64)
+	t.Kind = users.TokenKind(c.kind)
+	t.Created = fromMicros(c.created)
+	if c.expires.Valid {
+		t.Expires = fromMicros(c.expires.Int64)
 	}
-	if lastUsed.Valid {
-		t.LastUsed = fromMicros(lastUsed.Int64)
+	if c.lastUsed.Valid {
+		t.LastUsed = fromMicros(c.lastUsed.Int64)
 	}
-	return &t, nil
+	return t, nil
+}
+
+// digestDest scans a digest column straight into a Digest, without the copy that Scan makes
+// for a []byte.
+type digestDest struct{ d *users.Digest }
+
+func (d digestDest) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok || len(b) != len(d.d) {
+		return fmt.Errorf("sqlite: a stored digest is %T of length %d, not %d bytes", src, len(b), len(d.d))
+	}
+	copy(d.d[:], b)
+	return nil
 }
 
 // foundToken returns the token a statement found, or ErrNotFound.

@@ -23,43 +23,42 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanUser reads the userColumns of one row.
 func scanUser(r scanner) (*users.User, error) {
-	var (
-		u                  users.User
-		scope, vendor, apc sql.NullString
-		metadata, perms    sql.NullString
-		created, updated   int64
-		status             string
-		emailVerified      bool
-	)
-	if err := r.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &scope, &vendor, &apc,
-		&u.Plan, &u.OrgID, &status, &emailVerified, &metadata, &created, &updated, &u.Version,
-		&u.PasswordHash, &perms, &u.MustChangePassword, &u.PasswordResetDisallowed); err != nil {
+	u := new(users.User)
+	// The columns that need converting are read into one struct: Scan takes their
+	// addresses, so each local of its own would be a heap allocation of its own.
+	var c struct {
+		scope, vendor, apc, metadata, perms sql.NullString
+		created, updated                    int64
+		status                              string
+	}
+	if err := r.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &c.scope, &c.vendor, &c.apc,
+		&u.Plan, &u.OrgID, &c.status, &u.EmailVerified, &c.metadata, &c.created, &c.updated,
+		&u.Version, &u.PasswordHash, &c.perms, &u.MustChangePassword, &u.PasswordResetDisallowed); err != nil {
 		return nil, err
 	}
-	u.Status = users.Status(status)
-	u.EmailVerified = emailVerified
-	u.Created, u.Updated = fromMicros(created), fromMicros(updated)
+	u.Status = users.Status(c.status)
+	u.Created, u.Updated = fromMicros(c.created), fromMicros(c.updated)
 	var err error
-	if u.Scope, err = decodeList(scope); err != nil {
+	if u.Scope, err = decodeList(c.scope); err != nil {
 		return nil, err
 	}
-	if u.Vendor, err = decodeList(vendor); err != nil {
+	if u.Vendor, err = decodeList(c.vendor); err != nil {
 		return nil, err
 	}
-	if u.AllowedPrivateComponents, err = decodeList(apc); err != nil {
+	if u.AllowedPrivateComponents, err = decodeList(c.apc); err != nil {
 		return nil, err
 	}
-	if metadata.Valid {
-		if err := json.Unmarshal([]byte(metadata.String), &u.Metadata); err != nil {
+	if c.metadata.Valid {
+		if err := json.Unmarshal([]byte(c.metadata.String), &u.Metadata); err != nil {
 			return nil, fmt.Errorf("sqlite: metadata of user %s: %w", u.ID, err)
 		}
 	}
-	if perms.Valid {
-		if err := json.Unmarshal([]byte(perms.String), &u.Permissions); err != nil {
+	if c.perms.Valid {
+		if err := json.Unmarshal([]byte(c.perms.String), &u.Permissions); err != nil {
 			return nil, fmt.Errorf("sqlite: permissions of user %s: %w", u.ID, err)
 		}
 	}
-	return &u, nil
+	return u, nil
 }
 
 // micros returns t as the store keeps it: microseconds since the Unix epoch, UTC, truncated
