@@ -36,13 +36,14 @@ func verifyBcrypt(password, encoded string) (ok, rehash bool, err error) {
 }
 
 // checkImportedHash returns an ErrInvalid naming "passwordHash" unless encoded is empty, a
-// readable argon2id hash or a readable bcrypt hash.
+// readable argon2id hash with usable parameters (see argon2ParamsUsable) or a readable bcrypt
+// hash.
 func checkImportedHash(encoded string) error {
 	switch {
 	case encoded == "":
 		return nil
 	case strings.HasPrefix(encoded, "$argon2id$"):
-		if _, _, _, err := argon2id.DecodeHash(encoded); err == nil {
+		if p, _, _, err := argon2id.DecodeHash(encoded); err == nil && argon2ParamsUsable(p) {
 			return nil
 		}
 	case isBcrypt(encoded):

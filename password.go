@@ -40,13 +40,31 @@ func (h *Argon2idHasher) Hash(password string) (string, error) {
 	return argon2id.CreateHash(password, &h.params)
 }
 
-// Verify checks password against an encoded argon2id hash in constant time.
+// Verify checks password against an encoded argon2id hash in constant time. A hash whose
+// parameters are not usable (see argon2ParamsUsable) is an error, not a match.
 func (h *Argon2idHasher) Verify(password, encoded string) (ok, rehash bool, err error) {
-	ok, p, err := argon2id.CheckHash(password, encoded)
+	p, _, _, err := argon2id.DecodeHash(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if !argon2ParamsUsable(p) {
+		return false, false, errUnusableArgon2
+	}
+	ok, p, err = argon2id.CheckHash(password, encoded)
 	if err != nil {
 		return false, false, err
 	}
 	return ok, ok && *p != h.params, nil
+}
+
+var errUnusableArgon2 = errors.New("users: argon2id hash with unusable parameters")
+
+// argon2ParamsUsable reports whether p are argon2id parameters to hash or verify with: memory,
+// iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more.
+// Below them argon2 panics (no iterations, no parallelism, no key), or a short key matches
+// many passwords.
+func argon2ParamsUsable(p *argon2id.Params) bool {
+	return p.Memory > 0 && p.Iterations > 0 && p.Parallelism > 0 && p.SaltLength >= 8 && p.KeyLength >= 16
 }
 
 // hash computes a hash under the bound on concurrent hashes.

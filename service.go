@@ -484,7 +484,7 @@ func (c *Config) setDefaults() error {
 		if p == nil {
 			p = DefaultArgon2()
 		}
-		if p.Memory == 0 || p.Iterations == 0 || p.Parallelism == 0 || p.SaltLength < 8 || p.KeyLength < 16 {
+		if !argon2ParamsUsable(p) {
 			return invalid("Argon2", "needs memory, iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more")
 		}
 		c.Hasher = NewArgon2idHasher(p)
