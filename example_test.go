@@ -122,3 +122,106 @@ func ExampleLike() {
 	// true
 	// false
 }
+
+// mailChannel is a Mailer that hands every mail to a channel, as a test or a development server
+// might.
+type mailChannel chan users.Mail
+
+func (c mailChannel) Send(ctx context.Context, m users.Mail) error {
+	select {
+	case c <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Registration with a verified e-mail address: Register answers at once and mails the code
+// in the background; the user signs in once VerifyEmail has taken the code.
+func ExampleService_Register() {
+	ctx := context.Background()
+	mails := make(mailChannel, 1)
+	svc, err := users.New(memory.New(), users.Config{
+		Mailer:               mails,
+		RequireVerifiedEmail: true,
+		Argon2:               &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		NoWorker:             true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+
+	err = svc.Register(ctx, users.Registration{Email: "ada@example.com", Name: "Ada", Password: "correct horse battery staple"})
+	fmt.Println("registered:", err)
+	m := <-mails
+	fmt.Println("mailed:", m.Kind, "to", m.To)
+
+	_, err = svc.SignIn(ctx, "ada@example.com", "correct horse battery staple")
+	fmt.Println("before verifying:", err)
+
+	u, err := svc.VerifyEmail(ctx, m.Code)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verified:", u.Username, u.Status, u.EmailVerified)
+	_, err = svc.SignIn(ctx, "ada@example.com", "correct horse battery staple")
+	fmt.Println("after verifying:", err)
+	// Output:
+	// registered: <nil>
+	// mailed: verify-email to ada@example.com
+	// before verifying: emailVerified: the e-mail address is not verified yet
+	// verified: ada@example.com active true
+	// after verifying: <nil>
+}
+
+// An API key authenticates like a session token until it is rotated or deleted. The key is
+// shown once; listing shows its prefix.
+func ExampleService_CreateAPIKey() {
+	ctx := context.Background()
+	svc, err := users.New(memory.New(), users.Config{NoWorker: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+	u, err := svc.Create(ctx, users.NewUser{Username: "ci@example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	key, err := svc.CreateAPIKey(ctx, u.ID, users.NewAPIKey{Name: "deploy"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	who, err := svc.Authenticate(ctx, key.Key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("authenticated:", who.Username)
+	keys, err := svc.APIKeys(ctx, u.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listed:", keys[0].Name, keys[0].Prefix == key.Key[:8], keys[0].Key == "")
+
+	rotated, err := svc.RotateAPIKey(ctx, u.ID, key.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = svc.Authenticate(ctx, key.Key)
+	fmt.Println("old key after rotation:", errors.Is(err, users.ErrUnauthorized))
+	_, err = svc.Authenticate(ctx, rotated.Key)
+	fmt.Println("new key:", err, rotated.ID == key.ID)
+
+	if err := svc.DeleteAPIKey(ctx, u.ID, rotated.ID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = svc.Authenticate(ctx, rotated.Key)
+	fmt.Println("after deletion:", errors.Is(err, users.ErrUnauthorized))
+	// Output:
+	// authenticated: ci@example.com
+	// listed: deploy true true
+	// old key after rotation: true
+	// new key: <nil> true
+	// after deletion: true
+}

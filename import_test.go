@@ -133,9 +133,7 @@ func TestImport(t *testing.T) {
 	})
 }
 
-// TestImportBcryptLongPassword: bcrypt reads only the first 72 bytes of a password; the
-// source system accepted the longer forms too, so an imported hash does the same until it is
-// replaced.
+// TestImportBcryptLongPassword: a password of 72 bytes, the most bcrypt reads, signs in.
 func TestImportBcryptLongPassword(t *testing.T) {
 	h := newHarness(t)
 	long := strings.Repeat("p", 72)
