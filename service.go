@@ -25,7 +25,8 @@ type Service interface {
 	// ErrConflict when the username or e-mail is taken.
 	Create(ctx context.Context, in NewUser) (*User, error)
 	// NewSession issues a bearer token for the user without asking for a password (as after
-	// Create). Returns ErrNotFound for an unknown user, ErrForbidden for one who is not active.
+	// Create). Returns ErrNotFound for an unknown user, and for one who may not sign in (not
+	// active, or unverified under Config.RequireVerifiedEmail) the ErrForbidden of SignIn.
 	NewSession(ctx context.Context, userID string) (*Session, error)
 	// SignIn checks the username and password and issues a bearer token. An unknown username,
 	// a user without a password and a wrong password all return the same ErrUnauthorized after
@@ -59,9 +60,10 @@ type Service interface {
 	Count(ctx context.Context, q Query) (int, error)
 	// Update applies the fields p sets and leaves the rest. A password in p is checked against
 	// the policy, hashed, and revokes the user's sessions and codes; a change of status to
-	// other than active revokes every session, code and API key of the user. Returns ErrNotFound, ErrInvalid naming the field, or
-	// ErrConflict for a taken username or e-mail, for p.Version not matching, or while the user
-	// is being deleted.
+	// other than active revokes every session, code and API key of the user; a new e-mail
+	// address voids the verification codes, and disallowing password resets the reset codes.
+	// Returns ErrNotFound, ErrInvalid naming the field, or ErrConflict for a taken username or
+	// e-mail, for p.Version not matching, or while the user is being deleted.
 	Update(ctx context.Context, id string, p Update) (*User, error)
 
 	// ChangePassword sets a new password after checking the current one, clears
@@ -131,7 +133,8 @@ type Service interface {
 	// for an unknown user.
 	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
 	// RotateAPIKey replaces the key of the user's API key keyID by a new one, keeping its ID,
-	// name and expiry, and returns it with the new key shown this once. Returns ErrNotFound.
+	// name and expiry, and returns it with the new key shown this once. Returns ErrNotFound, or
+	// ErrConflict (field "expires") for a key that has expired.
 	RotateAPIKey(ctx context.Context, userID, keyID string) (*APIKey, error)
 	// DeleteAPIKey revokes the user's API key keyID. Returns ErrNotFound.
 	DeleteAPIKey(ctx context.Context, userID, keyID string) error
