@@ -100,7 +100,7 @@ func decodeFormFields(data []byte, into fields) error {
 		dst, ok := into[name]
 		switch {
 		case !ok:
-			return invalid(name, "is not a field of this request")
+			return unknownField(name)
 		case len(values[name]) > 1:
 			return invalid(name, "must be given once")
 		}
@@ -133,7 +133,7 @@ func decodeFields(data []byte, into fields) error {
 		dst, ok := into[name]
 		switch raw := members[name]; {
 		case !ok:
-			return invalid(name, "is not a field of this request")
+			return unknownField(name)
 		case string(raw) == "null":
 			return invalid(name, "must not be null")
 		default:
@@ -143,6 +143,21 @@ func decodeFields(data []byte, into fields) error {
 		}
 	}
 	return nil
+}
+
+// unknownField returns the ErrInvalid of a member or form field the request does not take,
+// naming it when it looks like a name. Anything else is not echoed: a client that sends
+// JSON declared as a form, say, has its values (a password among them) in the names.
+func unknownField(name string) error {
+	if len(name) > 64 || strings.IndexFunc(name, notNameChar) >= 0 {
+		return invalid("", "the body has a field this request does not take")
+	}
+	return invalid(name, "is not a field of this request")
+}
+
+// notNameChar reports whether r cannot be part of a field name worth echoing.
+func notNameChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
 }
 
 // stringList is a list of strings that a request may also give as a single string, as
