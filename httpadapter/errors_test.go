@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// bodyRoutes are the routes that take a JSON body, with the caller allowed to call them.
+// bodyRoutes are the routes that take a JSON body, with the caller allowed to call them. New
+// routes go at the end, so that the fuzz corpus's route numbers keep their meaning.
 func bodyRoutes(f *fixture) []request {
 	return []request{
 		{method: "POST", path: "/user/auth"},
@@ -26,7 +27,24 @@ func bodyRoutes(f *fixture) []request {
 		{method: "POST", path: "/user/forgot-password/reset"},
 		{method: "POST", path: "/users", token: f.admin.token},
 		{method: "PUT", path: "/users/" + f.alice.ID, token: f.admin.token},
+		{method: "POST", path: "/user/register"},
+		{method: "POST", path: "/user/register/resend"},
+		{method: "POST", path: "/user/verify"},
+		{method: "POST", path: "/user/change-password"},
+		{method: "PUT", path: "/users/" + f.alice.ID + "/password", token: f.admin.token},
+		{method: "POST", path: "/user/keys", token: f.alice.token},
+		{method: "POST", path: "/users/" + f.alice.ID + "/keys", token: f.admin.token},
 	}
+}
+
+// takesForm reports whether a route of bodyRoutes also takes a form-encoded body: the ones
+// without a token among those that take forms.
+func takesForm(req request) bool {
+	switch req.path {
+	case "/user/register", "/user/register/resend", "/user/verify", "/user/change-password":
+		return req.token == ""
+	}
+	return false
 }
 
 // Every route that takes a body answers a body it cannot read with the same problems.
@@ -57,6 +75,9 @@ func TestBodyErrors(t *testing.T) {
 	}
 	for _, route := range bodyRoutes(f) {
 		for _, tt := range tests {
+			if tt.name == "form data" && takesForm(route) {
+				continue // see TestFormBodyErrors
+			}
 			t.Run(route.method+" "+route.path+" "+tt.name, func(t *testing.T) {
 				req := route
 				req.body = tt.body
@@ -71,6 +92,37 @@ func TestBodyErrors(t *testing.T) {
 		t.Run(route.method+" "+route.path+" no body", func(t *testing.T) {
 			f.do(t, route).want(t, http.StatusUnsupportedMediaType)
 		})
+	}
+}
+
+// The routes that take a form-encoded body answer one they cannot read with the problems of
+// a JSON one, naming the field.
+func TestFormBodyErrors(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, body, field string
+		status            int
+	}{
+		{"an unknown field", "isAdmin=true", "isAdmin", http.StatusBadRequest},
+		{"a field given twice", "email=a%40example.com&email=b%40example.com", "email", http.StatusBadRequest},
+		{"a bad escape", "email=%zz", "", http.StatusBadRequest},
+		{"a semicolon", "email=a;b", "", http.StatusBadRequest},
+		{"JSON declared as a form: its values are not echoed", `{"password":"hunter2 hunter2"}`, "", http.StatusBadRequest},
+		{"too large", "email=" + strings.Repeat("a", httpadapter.DefaultMaxBodyBytes), "", http.StatusRequestEntityTooLarge},
+	}
+	for _, route := range bodyRoutes(f) {
+		if !takesForm(route) {
+			continue
+		}
+		for _, tt := range tests {
+			t.Run(route.method+" "+route.path+" "+tt.name, func(t *testing.T) {
+				req := route
+				req.body, req.header = tt.body, formHeader
+				res := f.do(t, req).want(t, tt.status)
+				assert.Equal(t, tt.field, res.problem(t).Field)
+				assert.NotContains(t, string(res.body), "hunter2")
+			})
+		}
 	}
 }
 

@@ -44,6 +44,19 @@ func TestRateLimits(t *testing.T) {
 				return request{method: "POST", path: "/user/forgot-password", body: `{"email":"nobody@example.com"}`}
 			},
 			http.StatusOK},
+		{"register, with sign-up", func(l *httpadapter.RateLimits) { l.Create = limited },
+			func(i int) request {
+				return request{method: "POST", path: "/user/register", body: fmt.Sprintf(`{"email":"u%d@example.com","password":%q}`, i, newPassword)}
+			}, http.StatusAccepted},
+		{"resend, with forgot-password", func(l *httpadapter.RateLimits) { l.ForgotPassword = limited },
+			func(int) request {
+				return request{method: "POST", path: "/user/register/resend", body: "email=nobody%40example.com", header: formHeader}
+			}, http.StatusAccepted},
+		{"change-password by e-mail, with sign-in", func(l *httpadapter.RateLimits) { l.SignIn = limited },
+			func(i int) request {
+				return request{method: "POST", path: "/user/change-password",
+					body: fmt.Sprintf(`{"email":"u%d@example.com","oldPassword":"x","newPassword":%q}`, i, newPassword)}
+			}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
