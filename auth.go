@@ -194,7 +194,7 @@ func (s *service) Authenticate(ctx context.Context, token string) (*User, error)
 		}
 		return nil, s.storeErr(ctx, "get user", err)
 	}
-	if u.Status != StatusActive {
+	if u.Status != StatusActive || (s.cfg.RequireVerifiedEmail && !u.EmailVerified) {
 		return nil, ErrUnauthorized
 	}
 	if t.Kind == TokenAPIKey {

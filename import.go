@@ -13,6 +13,16 @@ import (
 // MaxImportBatch bounds the users of one Import call.
 const MaxImportBatch = 10_000
 
+// Bounds on the cost of an imported hash. Anyone may ask for a sign-in, so a hash that takes
+// minutes to verify would let anyone tie up the server: Import rejects one above these.
+// bcrypt's cost 14 takes about a second; argon2id's bounds are 16 times OWASP's memory.
+const (
+	MaxImportedBcryptCost        = 14
+	MaxImportedArgon2Memory      = 256 * 1024 // KiB
+	MaxImportedArgon2Iterations  = 16
+	MaxImportedArgon2Parallelism = 16
+)
+
 // exportPage is how many users Export reads from the store at a time.
 const exportPage = MaxLimit
 
@@ -43,13 +53,23 @@ func checkImportedHash(encoded string) error {
 	case encoded == "":
 		return nil
 	case strings.HasPrefix(encoded, "$argon2id$"):
-		if p, _, _, err := argon2id.DecodeHash(encoded); err == nil && argon2ParamsUsable(p) {
-			return nil
+		p, _, _, err := argon2id.DecodeHash(encoded)
+		if err != nil || !argon2ParamsUsable(p) {
+			break
 		}
+		if p.Memory > MaxImportedArgon2Memory || p.Iterations > MaxImportedArgon2Iterations || p.Parallelism > MaxImportedArgon2Parallelism {
+			return invalid("passwordHash", "costs more to verify than an imported hash may")
+		}
+		return nil
 	case isBcrypt(encoded):
-		if _, err := bcrypt.Cost([]byte(encoded)); err == nil {
-			return nil
+		cost, err := bcrypt.Cost([]byte(encoded))
+		if err != nil {
+			break
 		}
+		if cost > MaxImportedBcryptCost {
+			return invalid("passwordHash", "costs more to verify than an imported hash may")
+		}
+		return nil
 	}
 	return invalid("passwordHash", "must be an argon2id or bcrypt hash")
 }

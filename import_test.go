@@ -187,6 +187,10 @@ func TestImportSkipsAndRejects(t *testing.T) {
 		{"argon2id without a salt", &users.User{ID: "u23", Username: "u23@example.com", PasswordHash: withParts(argonParts[3], "", argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"argon2id with no iterations", &users.User{ID: "u24", Username: "u24@example.com", PasswordHash: withParts("m=32,t=0,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"argon2id with no parallelism", &users.User{ID: "u25", Username: "u25@example.com", PasswordHash: withParts("m=32,t=2,p=0", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"bcrypt costlier than allowed", &users.User{ID: "u27", Username: "u27@example.com", PasswordHash: good[:4] + "15" + good[6:]}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more memory than allowed", &users.User{ID: "u29", Username: "u29@example.com", PasswordHash: withParts("m=262145,t=2,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more iterations than allowed", &users.User{ID: "u30", Username: "u30@example.com", PasswordHash: withParts("m=32,t=17,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more parallelism than allowed", &users.User{ID: "u31", Username: "u31@example.com", PasswordHash: withParts("m=32,t=2,p=17", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"created after the rejects", &users.User{ID: "u26", Username: "u26@example.com", PasswordHash: argon}, users.ImportCreated, "", ""},
 	}
 	batch := make([]*users.User, len(tests))

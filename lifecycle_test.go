@@ -622,3 +622,36 @@ func TestPasswordResetDisallowed(t *testing.T) {
 		h.signIn(t, alice, otherPassword)
 	})
 }
+
+// TestAuthenticateRequiresVerifiedEmail: under RequireVerifiedEmail, a session and an API key
+// stop working once the user's address is no longer verified (a new address, say), and work
+// again once it is.
+func TestAuthenticateRequiresVerifiedEmail(t *testing.T) {
+	h := newHarness(t, requireVerifiedEmail)
+	ctx := context.Background()
+	u, err := h.svc.Create(ctx, users.NewUser{Username: alice, Password: alicePassword, EmailVerified: true})
+	require.NoError(t, err)
+	s := h.signIn(t, alice, alicePassword)
+	key, err := h.svc.CreateAPIKey(ctx, u.ID, users.NewAPIKey{Name: "ci"})
+	require.NoError(t, err)
+	for _, token := range []string{s.Token, key.Key} {
+		_, err := h.svc.Authenticate(ctx, token)
+		require.NoError(t, err)
+	}
+
+	email := "alice@new.example"
+	_, err = h.svc.Update(ctx, u.ID, users.Update{Email: &email})
+	require.NoError(t, err)
+	for _, token := range []string{s.Token, key.Key} {
+		_, err := h.svc.Authenticate(ctx, token)
+		assert.ErrorIs(t, err, users.ErrUnauthorized)
+	}
+
+	verified := true
+	_, err = h.svc.Update(ctx, u.ID, users.Update{EmailVerified: &verified})
+	require.NoError(t, err)
+	for _, token := range []string{s.Token, key.Key} {
+		_, err := h.svc.Authenticate(ctx, token)
+		assert.NoError(t, err)
+	}
+}

@@ -31,14 +31,14 @@ func IsAdmin(u *User) bool {
 	return u != nil && u.Status == StatusActive && u.HasRole(RoleAdmin)
 }
 
-// Can reports whether u may act on resource at level: u is active and is an administrator, or
-// holds a permission on resource that includes level. It is a pure function, safe for
+// Can reports whether u may act on resource at level: level is a defined level, u is active,
+// and u is an administrator or holds a permission on resource that includes level. It is a pure function, safe for
 // concurrent use.
 func Can(u *User, resource string, level Permission) bool {
 	if u == nil || u.Status != StatusActive {
 		return false
 	}
-	return u.HasRole(RoleAdmin) || u.Permissions[resource].Includes(level)
+	return level.Valid() && (u.HasRole(RoleAdmin) || u.Permissions[resource].Includes(level))
 }
 
 // errHidden is the answer to an organization administrator acting on a user of another
@@ -145,9 +145,12 @@ func exceeds(u, actor *User) bool {
 //     as the result holds no role or permission that they do not hold themself; an
 //     organization administrator may not move a user to another organization.
 //
-// It returns nil, an ErrForbidden naming the field at fault, or the ErrNotFound of Authorize.
-// It is a pure function.
+// It returns nil, an ErrForbidden naming the field at fault (ErrForbidden for a nil target), or
+// the ErrNotFound of Authorize. It is a pure function.
 func AuthorizeUpdate(actor, target *User, p Update) error {
+	if target == nil {
+		return ErrForbidden
+	}
 	if err := Authorize(actor, ActionUpdate, target); err != nil {
 		return err
 	}

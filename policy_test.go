@@ -298,6 +298,8 @@ func TestCan(t *testing.T) {
 		{"writer, another resource", writer, "billing", users.PermissionRead, true},
 		{"writer, another resource above", writer, "billing", users.PermissionWrite, false},
 		{"writer, a resource not held", writer, "reports", users.PermissionRead, false},
+		{"admin, an undefined level", policyAdmin, users.ResourceUsers, "bogus", false},
+		{"writer, an undefined level", writer, users.ResourceUsers, "", false},
 		{"writer, unknown level", writer, users.ResourceUsers, "owner", false},
 		{"inactive with admin permission", disabledWriter, users.ResourceUsers, users.PermissionRead, false},
 		{"no permissions", policyUser, users.ResourceUsers, users.PermissionRead, false},
@@ -555,5 +557,12 @@ func TestListOrg(t *testing.T) {
 			assert.Equal(t, tt.org, org)
 			assert.Equal(t, tt.limited, limited)
 		})
+	}
+}
+
+func TestAuthorizeUpdateNilTarget(t *testing.T) {
+	name := "x"
+	for _, actor := range []*users.User{policyAdmin, writer, reader} {
+		assert.ErrorIs(t, users.AuthorizeUpdate(actor, nil, users.Update{Name: &name}), users.ErrForbidden, actor.Username)
 	}
 }

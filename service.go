@@ -36,7 +36,8 @@ type Service interface {
 	SignIn(ctx context.Context, username, password string) (*Session, error)
 	// Authenticate returns the active user a bearer token (or API key) belongs to. Returns
 	// ErrUnauthorized for a malformed, unknown, expired or revoked token, or a user who is no
-	// longer active.
+	// longer active or, under Config.RequireVerifiedEmail, no longer verified (after a change
+	// of e-mail address, say).
 	Authenticate(ctx context.Context, token string) (*User, error)
 	// SignOut revokes one bearer token. Returns ErrUnauthorized when it is not a live token.
 	SignOut(ctx context.Context, token string) error
