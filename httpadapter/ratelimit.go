@@ -25,9 +25,9 @@ type RateLimit struct {
 // password hash or a mail, or create accounts. A request over its limit gets 429 Too Many
 // Requests with Retry-After. The zero value means the defaults.
 type RateLimits struct {
-	SignIn         RateLimit // POST /user/auth; default 10 at once, then one every 6 seconds
-	Create         RateLimit // POST /user; default 5 at once, then one a minute
-	ForgotPassword RateLimit // POST /user/forgot-password; default 5 at once, then one a minute
+	SignIn         RateLimit // POST /user/auth and /user/change-password; default 10 at once, then one every 6 seconds
+	Create         RateLimit // POST /user and /user/register; default 5 at once, then one a minute
+	ForgotPassword RateLimit // POST /user/forgot-password and /user/register/resend; default 5 at once, then one a minute
 	// MaxClients bounds the addresses each limit remembers; the least recently seen are
 	// forgotten first. Default 10,000.
 	MaxClients int
