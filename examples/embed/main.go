@@ -244,8 +244,13 @@ type consoleMailer struct {
 	codes chan string
 }
 
-// Send prints the recipient and passes the code on.
+// Send prints the recipient of a reset mail and passes the code on. Notices, such as "your
+// password was changed", are sent at moments of the Service's choosing: they are dropped, so
+// that the lines come out in order.
 func (m *consoleMailer) Send(ctx context.Context, mail users.Mail) error {
+	if mail.Kind != users.MailPasswordReset {
+		return nil
+	}
 	fmt.Fprintf(m.w, "    mail sent to %s\n", mail.To)
 	select {
 	case m.codes <- mail.Code:

@@ -46,9 +46,9 @@ func TestRun(t *testing.T) {
 10. reset the password with the mailed code
     the same code again: refused (code: is invalid or has expired)
     signed in with the new password: token issued (43 characters)
-11. deletion started: ticket in-progress, 3 steps (revoke-credentials, delete-notes, remove-user)
+11. deletion started: ticket in-progress, 4 steps (revoke-credentials, remove-image, delete-notes, remove-user)
     the new session's token: revoked
-    deletion completed: 3 of 3 steps done
+    deletion completed: 4 of 4 steps done
     the user is gone, and the app holds 0 notes for them
 `
 	got := out.String()
