@@ -213,7 +213,7 @@ func TestDeletingAUserRemovesTheirNotes(t *testing.T) {
 
 	ticket, err := e.app.Users.Delete(ctx, ada.ID)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"revoke-credentials", app.DeletionStepName, "remove-user"}, ticket.Steps)
+	assert.Equal(t, []string{"revoke-credentials", "remove-image", app.DeletionStepName, "remove-user"}, ticket.Steps)
 
 	// The deletion runs in the background: wait for the ticket, with a deadline.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
