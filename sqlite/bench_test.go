@@ -439,7 +439,8 @@ func benchCreate(b *testing.B) (*sqlite.Store, *sql.DB, func(kind string, i int)
 var createdUsers atomic.Int64
 
 // handCreate inserts a user by hand, in one transaction; the schema's triggers fill the
-// index tables, as they do for the store.
+// index tables, as they do for the store, and the rows they queue for the search index are
+// moved into it before the commit, as the store moves them.
 func handCreate(ctx context.Context, db *sql.DB, u *users.User) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -455,6 +456,11 @@ func handCreate(ctx context.Context, db *sql.DB, u *users.User) error {
 		u.Name, strings.ToLower(u.Name), string(scope), u.Plan, u.OrgID, string(u.Status),
 		u.EmailVerified, string(meta), u.Created.UnixMicro(), u.Updated.UnixMicro(), u.PasswordHash)
 	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users_search (rowid, username, email, name)
+		SELECT seq, username, email, name FROM users_search_pending;
+		DELETE FROM users_search_pending`); err != nil {
 		return err
 	}
 	return tx.Commit()

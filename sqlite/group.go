@@ -115,7 +115,7 @@ func (d *database) commitBatch(batch []*writeReq) bool {
 			return false // not a refusal of the write: the transaction may be gone
 		}
 	}
-	return tx.Commit() == nil
+	return indexPending(ctx, tx) == nil && tx.Commit() == nil
 }
 
 // writeTx runs fn in a transaction of its own, which commits when fn returns nil.
@@ -130,6 +130,9 @@ func (d *database) writeTx(ctx context.Context, fn func(ctx context.Context, q c
 	}
 	defer tx.Rollback()
 	if err := fn(ctx, conn{d.writeStmts, tx}); err != nil {
+		return err
+	}
+	if err := indexPending(ctx, tx); err != nil {
 		return err
 	}
 	return dbError(ctx, tx.Commit())

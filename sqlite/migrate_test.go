@@ -106,7 +106,7 @@ func TestMigrateFrom0002(t *testing.T) {
 	defer s.Close()
 	var version int
 	require.NoError(t, s.db.read.QueryRowContext(ctx, "SELECT max(version) FROM migrations").Scan(&version))
-	require.Equal(t, 3, version)
+	require.Equal(t, SchemaVersion, version)
 	for _, pragma := range []string{"integrity_check", "foreign_key_check"} {
 		rows, err := s.db.read.QueryContext(ctx, "PRAGMA "+pragma)
 		require.NoError(t, err)

@@ -20,6 +20,9 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	if err != nil {
 		return nil, err
 	}
+	if err := s.searchable(ctx, q.Pattern); err != nil {
+		return nil, err
+	}
 	b := newQueryBuilder("SELECT " + userColumns + " FROM users")
 	if err := s.chooseDriver(ctx, &q, b, false); err != nil {
 		return nil, err
@@ -61,6 +64,9 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	}
 	q, err := q.Normalize()
 	if err != nil {
+		return 0, err
+	}
+	if err := s.searchable(ctx, q.Pattern); err != nil {
 		return 0, err
 	}
 	var n int

@@ -354,6 +354,9 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx user
 	if err := fn(ctx, inner); err != nil {
 		return err
 	}
+	if err := indexPending(ctx, inner.tx); err != nil {
+		return err
+	}
 	committed = true
 	return dbError(ctx, inner.tx.Commit())
 }
