@@ -28,6 +28,9 @@ type config struct {
 	baseURL      string // the app's URL, from which the links in mails are built; with smtp only
 	smtpUsername string // from USERS_SMTP_USERNAME only
 	smtpPassword string // from USERS_SMTP_PASSWORD only, never a flag (flags show in ps); a secret: never log it
+
+	command string // "" to serve, or cmdImport or cmdExport
+	file    string // the command's FILE: a path, or "-" for standard input or output
 }
 
 // Bounds of -rate-limit, and the largest burst it allows.
@@ -75,7 +78,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.baseURL, "base-url", "",
 		"with -smtp, the app's `URL`, from which the links in mails are built (default http://localhost:PORT of -addr)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\nServes the users REST API over a SQLite database.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage:\n"+
+			"  server [flags]              serve the users REST API over a SQLite database\n"+
+			"  server [flags] import FILE  import users from FILE, in JSON Lines, with their password hashes\n"+
+			"  server [flags] export FILE  export every user to FILE, in JSON Lines, with their password hashes\n"+
+			"FILE - is standard input or output. Import reports each line not created, then a summary, as\n"+
+			"JSON Lines on standard output; it exits with status 3 when it rejected lines.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEach flag takes its default from an environment variable:\n")
 		for _, fe := range flagEnv {
@@ -86,16 +94,35 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	// The flag package's own messages are left out: the caller reports the error once.
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	parse := func(args []string) error {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
 			fs.SetOutput(out)
 			fs.Usage()
-			return config{}, err
+			return err
+		case err != nil:
+			return &usageError{err}
 		}
-		return config{}, &usageError{err}
+		return nil
+	}
+	if err := parse(args); err != nil {
+		return config{}, err
 	}
 	if fs.NArg() > 0 {
-		return config{}, &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		switch cmd := fs.Arg(0); cmd {
+		case cmdImport, cmdExport:
+			// Flags may also follow the command, before FILE.
+			if err := parse(fs.Args()[1:]); err != nil {
+				return config{}, err
+			}
+			if fs.NArg() != 1 || fs.Arg(0) == "" {
+				return config{}, &usageError{fmt.Errorf("%s takes one FILE, a path or - for the standard streams", cmd)}
+			}
+			c.command, c.file = cmd, fs.Arg(0)
+		default:
+			return config{}, &usageError{fmt.Errorf("unexpected argument %q", cmd)}
+		}
 	}
 
 	given := make(map[string]bool)

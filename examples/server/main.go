@@ -81,8 +81,50 @@
 // start: its ticket is kept in the database) and closes the database. A second signal ends
 // the process at once.
 //
-// The exit status is 0 after a clean stop, 2 for a bad flag or environment variable, and 1
-// for any other failure, described on standard error.
+// # Import and export
+//
+// Two commands move users, with their password hashes, in and out of the database of -db,
+// instead of serving:
+//
+//	go run ./examples/server -db users.db export users.jsonl
+//	go run ./examples/server -db new.db import users.jsonl
+//
+// FILE "-" is standard output (export) or standard input (import). The format is JSON Lines,
+// one user per line: the user's JSON, as the API shows it, and "passwordHash" (see
+// users.MarshalRecord). A hash is kept as it is: argon2id, or bcrypt ($2a$, $2b$, $2y$) from
+// another system, which the first successful sign-in replaces with argon2id. IDs, times and
+// statuses are kept; version starts again at 1. For example:
+//
+//	{"id":"u1","username":"ada@example.com","scope":["user"],"status":"active","emailVerified":true,"created":"2024-05-01T09:30:00Z","passwordHash":"$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}
+//
+// Export writes every user in ID order, into a file that replaces FILE once it is complete
+// and that only its owner may read: it holds every hash. Users changed while it runs may be
+// written as they were before or after the change.
+//
+// Import reads the lines in batches of 1,000, each stored in one transaction, and never stops
+// at a bad line. On standard output it writes, as JSON Lines, one report for each line it did
+// not create, in order, and then a summary:
+//
+//	{"line":2,"status":"rejected","field":"email","error":"must be an e-mail address"}
+//	{"line":5,"status":"skipped","id":"u4","field":"username","error":"the username is taken"}
+//	{"status":"done","read":5,"created":3,"skipped":1,"rejected":1,"seconds":0.02}
+//
+// A line is skipped when its user's ID, username or e-mail address is taken, by a user of the
+// database or an earlier line, and rejected when it is not a user record (bad JSON, an
+// unknown field, a value of the wrong type) or its user is invalid (the "field" says where;
+// a hash must be argon2id or bcrypt). Blank lines are ignored; line numbers count them. The
+// progress, every second, and the totals go to the log on standard error. When reading the
+// file or the database fails, or a signal comes, the import stops; the summary then has
+// "status":"failed" and the "error", and counts only the lines stored or refused (a batch
+// that failed is stored not at all). Running the same file again is safe: the users already
+// created are skipped.
+//
+// # Exit status
+//
+// The exit status is 0 after a clean stop or a clean import or export, 2 for a bad flag,
+// argument or environment variable, 3 when an import went through the whole file but
+// rejected lines (the others were imported; skipped lines alone leave it 0), and 1 for any
+// other failure, described on standard error.
 package main
 
 import (
@@ -129,11 +171,15 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
 	var usage *usageError
+	var rejected *rejectedError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &usage):
 		fmt.Fprintf(os.Stderr, "server: %v\nRun 'server -h' for the flags.\n", err)
 		os.Exit(2)
+	case errors.As(err, &rejected):
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(3)
 	default:
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
@@ -144,11 +190,22 @@ func main() {
 // getenv, logs to stderr, and serves until ctx is done, then shuts down cleanly and returns
 // nil, as it does when ctx ends while it is starting. It returns a *usageError for a bad flag
 // or variable, flag.ErrHelp after printing the usage for -h, and any other error when the
-// server cannot start or stop cleanly.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
+// server cannot start or stop cleanly. The commands import and export run instead of the
+// server when args name them, on the process's standard input and output (see runIO).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return runIO(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+}
+
+// runIO is run with the standard input and output of the commands given: import reads stdin
+// for the FILE "-" and writes its report to stdout, and export writes stdout for "-". It
+// returns a *rejectedError when an import rejected lines.
+func runIO(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.command != "" {
+		return runCommand(ctx, cfg, stdin, stdout, stderr)
 	}
 	var mailer users.Mailer
 	if cfg.smtp != "" {
