@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -773,7 +775,7 @@ func (p *Update) apply(u *User) error {
 	}
 	if p.Scope != nil {
 		u.Scope = append([]string(nil), (*p.Scope)...)
-		if len(u.Scope) == 0 {
+		if !slices.ContainsFunc(u.Scope, func(r string) bool { return strings.TrimSpace(r) != "" }) {
 			return invalid("scope", "must have at least one role")
 		}
 	}

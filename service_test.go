@@ -661,3 +661,16 @@ func TestUpdateUnderContention(t *testing.T) {
 		assert.True(t, strings.HasPrefix(stored.Plan, "competitor-"), "the competing writes stay")
 	}
 }
+
+// TestBlankScope: a scope of blank entries is no scope: Create gives the default, [user], and
+// Update refuses it as it refuses an empty one.
+func TestBlankScope(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	u, err := h.svc.Create(ctx, users.NewUser{Username: alice, Scope: []string{"", " "}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{users.RoleUser}, u.Scope)
+	blank := []string{" "}
+	_, err = h.svc.Update(ctx, u.ID, users.Update{Scope: &blank})
+	assertCode(t, err, users.CodeInvalid, "scope")
+}

@@ -258,14 +258,14 @@ func (u *User) Normalize() error {
 	u.Name = strings.TrimSpace(u.Name)
 	u.Plan = strings.TrimSpace(u.Plan)
 	u.OrgID = strings.TrimSpace(u.OrgID)
-	if len(u.Scope) == 0 {
+	if u.Scope, err = normalizeList("scope", u.Scope); err != nil {
+		return err
+	}
+	if len(u.Scope) == 0 { // after normalizeList: a scope of blank entries is no scope
 		u.Scope = []string{RoleUser}
 	}
 	if u.Status == "" {
 		u.Status = StatusActive
-	}
-	if u.Scope, err = normalizeList("scope", u.Scope); err != nil {
-		return err
 	}
 	if u.Vendor, err = normalizeList("vendor", u.Vendor); err != nil {
 		return err
