@@ -43,6 +43,8 @@
 //	DELETE /user/image                               user     → 204, or 404 when none
 //	GET    /users                                    policy   the query → 200 [user, ...] and X-Total-Count (list)
 //	GET    /users/count                              policy   the query → 200 {count} (list)
+//	POST   /users/import                             policy   JSON Lines (application/x-ndjson) → 200 {read, created, skipped, rejected, lines} (import)
+//	GET    /users/export                             policy   → 200 every user with their hash, JSON Lines, as an attachment (export)
 //	POST   /users                                    policy   a full profile, permissions, passwordResetAllowed → 201 the user (create)
 //	GET    /users/{id}                               policy   → 200 the user (read)
 //	PUT    /users/{id}                               policy   the fields to change → 200 the user (update)

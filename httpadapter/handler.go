@@ -33,6 +33,10 @@ type Options struct {
 	// /users/{id}/image); a larger one is answered 413. Default DefaultMaxImageBytes (1 MiB).
 	// The Service's own users.Config.MaxImageBytes applies as well.
 	MaxImageBytes int64
+	// MaxImportBytes bounds the body of POST /users/import, which is read whole before any
+	// user is imported; a larger one is answered 413 and imports nothing. Default
+	// DefaultMaxImportBytes (64 MiB).
+	MaxImportBytes int64
 	// Logger receives internal errors, and nothing else; never a secret. Default: silent.
 	Logger *slog.Logger
 	// Now is the rate limits' clock; default time.Now. Tests set it.
@@ -57,6 +61,7 @@ func New(svc users.Service, opts Options) http.Handler {
 		createScope: opts.CreateScope,
 		maxBody:     opts.MaxBodyBytes,
 		maxImage:    opts.MaxImageBytes,
+		maxImport:   opts.MaxImportBytes,
 		addrOf:      clientAddr(opts.ClientIPHeader),
 		mux:         http.NewServeMux(),
 	}
@@ -65,6 +70,9 @@ func New(svc users.Service, opts Options) http.Handler {
 	}
 	if h.maxImage <= 0 {
 		h.maxImage = DefaultMaxImageBytes
+	}
+	if h.maxImport <= 0 {
+		h.maxImport = DefaultMaxImportBytes
 	}
 	h.limiters = newLimiters(opts)
 	for _, rt := range routes {
@@ -83,6 +91,7 @@ type handler struct {
 	createScope string
 	maxBody     int64
 	maxImage    int64
+	maxImport   int64
 	addrOf      func(*http.Request) netip.Addr
 	limiters    [limitKinds]*limiter // nil for noLimit and for limits turned off
 	mux         *http.ServeMux
@@ -142,6 +151,8 @@ var routes = []route{
 	{"DELETE /user/image", signedIn, noLimit, (*handler).deleteOwnImage},
 	{"GET /users", signedIn, noLimit, (*handler).listUsers},
 	{"GET /users/count", signedIn, noLimit, (*handler).countUsers},
+	{"POST /users/import", signedIn, noLimit, (*handler).importUsers},
+	{"GET /users/export", signedIn, noLimit, (*handler).exportUsers},
 	{"POST /users", signedIn, noLimit, (*handler).createUser},
 	{"GET /users/{id}", signedIn, noLimit, (*handler).getUser},
 	{"PUT /users/{id}", signedIn, noLimit, (*handler).updateUser},
