@@ -91,6 +91,9 @@ var matrix = []struct {
 	// Lists: an organization administrator's are limited to their organization.
 	{"GET", "/users", nil, nil, byCaller{401, 403, 403, 200, 200, 200, 200, 200}},
 	{"GET", "/users/count", nil, nil, byCaller{401, 403, 403, 200, 200, 200, 200, 200}},
+	// Import and export (with every hash): administrators only.
+	{"POST", "/users/import", bodyOf(`{"username":"erin@example.com"}`), ndjsonHeader, byCaller{401, 403, 403, 403, 403, 403, 403, 200}},
+	{"GET", "/users/export", nil, nil, byCaller{401, 403, 403, 403, 403, 403, 403, 200}},
 	// Nobody but an administrator grants the role admin, which no one else holds.
 	{"POST", "/users", bodyOf(`{"username":"erin@example.com","scope":["admin"]}`), nil, byCaller{401, 403, 403, 403, 403, 403, 403, 201}},
 	// A user of acme: its administrator may create them, globex's may not.
