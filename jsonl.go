@@ -3,6 +3,7 @@ package users
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -281,5 +282,73 @@ func (rr *RecordReader) readLine() (data []byte, tooLong bool, err error) {
 			data = nil
 		}
 		return data, tooLong, err
+	}
+}
+
+// LineResult is the outcome of importing one line of JSON Lines: the ImportResult of the
+// line's user, or a rejection (an ErrInvalid) for a line that is not a record.
+type LineResult struct {
+	Line int // 1-based
+	ImportResult
+}
+
+// DefaultImportBatch is how many lines ImportLines gives to one Service.Import call when it is
+// not told.
+const DefaultImportBatch = 1000
+
+// ImportLines reads JSON Lines records from r (see NewRecordReader) and imports them with
+// svc.Import, batch lines at a time (DefaultImportBatch when batch is 0 or less, at most
+// MaxImportBatch), each batch atomic. After each batch it calls report with the outcomes of
+// its lines, in order; the slice is reused afterwards. A line that is not a record is a
+// rejected result, and reading goes on. It stops at the first error of reading r (the lines
+// read whole before it are imported all the same), of svc, or of report, and returns it; at
+// the end of r it returns nil. It is safe for concurrent use as far as svc and report are.
+func ImportLines(ctx context.Context, svc Service, r io.Reader, batch int, report func([]LineResult) error) error {
+	if batch <= 0 {
+		batch = DefaultImportBatch
+	}
+	batch = min(batch, MaxImportBatch)
+	rr := NewRecordReader(r)
+	lines := make([]LineResult, 0, batch)
+	us := make([]*User, 0, batch)
+	flush := func() error {
+		if len(lines) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		results, err := svc.Import(ctx, us)
+		if err != nil {
+			return err
+		}
+		next := 0
+		for i := range lines {
+			if lines[i].Status == "" {
+				lines[i].ImportResult, next = results[next], next+1
+			}
+		}
+		err = report(lines)
+		lines, us = lines[:0], us[:0]
+		return err
+	}
+	for {
+		u, line, err := rr.Next()
+		switch {
+		case err == nil:
+			lines = append(lines, LineResult{Line: line})
+			us = append(us, u)
+		case errors.Is(err, ErrInvalid):
+			lines = append(lines, LineResult{Line: line, ImportResult: ImportResult{Status: ImportRejected, Err: err}})
+		case errors.Is(err, io.EOF):
+			return flush()
+		default:
+			return errors.Join(fmt.Errorf("read line %d: %w", line+1, err), flush())
+		}
+		if len(lines) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
 }

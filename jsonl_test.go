@@ -390,3 +390,35 @@ func ExampleRecordReader() {
 	// line 3 rejected: emailVerified: must be true or false
 	// line 4: cy@example.com, has a password: false, resets allowed: false
 }
+
+// TestImportLines: lines are imported in batches, each reported in order with its outcome; a
+// line that is not a record is rejected without stopping the import.
+func TestImportLines(t *testing.T) {
+	h := newHarness(t)
+	in := strings.Join([]string{
+		`{"id":"u1","username":"u1@example.com"}`,
+		`not json`,
+		`{"id":"u3","username":"u1@EXAMPLE.com"}`,
+		`{"id":"u4","username":"u4@example.com"}`,
+		`{"id":"u5","username":"u5"}`,
+	}, "\n")
+	var batches [][]users.LineResult
+	err := users.ImportLines(t.Context(), h.svc, strings.NewReader(in), 2, func(lines []users.LineResult) error {
+		batches = append(batches, append([]users.LineResult(nil), lines...))
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, batches, 3, "batches of 2, 2 and 1 lines")
+	var got []string
+	for _, b := range batches {
+		for _, r := range b {
+			got = append(got, fmt.Sprintf("%d %s %s", r.Line, r.Status, r.ID))
+		}
+	}
+	assert.Equal(t, []string{"1 created u1", "2 rejected ", "3 skipped u3", "4 created u4", "5 rejected u5"}, got)
+	assert.Equal(t, 2, h.userCount(t), "u1 and u4")
+
+	stop := errors.New("stop")
+	err = users.ImportLines(t.Context(), h.svc, strings.NewReader(in), 1, func([]users.LineResult) error { return stop })
+	assert.ErrorIs(t, err, stop)
+}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 
@@ -49,13 +48,6 @@ type lineReport struct {
 	Error  string             `json:"error"`
 }
 
-// pendingLine is a line read and not yet imported: a user, or the reason it was rejected.
-type pendingLine struct {
-	line int
-	user *users.User
-	err  error
-}
-
 // importUsers serves POST /users/import: a JSON Lines body → 200 the report. The body is read
 // whole first (at most Options.MaxImportBytes, 413 beyond), so that a body over the limit
 // imports nothing; then its lines are imported in batches of importBatch, each batch atomic,
@@ -73,58 +65,22 @@ func (h *handler) importUsers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep := importReport{Lines: []lineReport{}}
-	rr := users.NewRecordReader(bytes.NewReader(body))
-	pending := make([]pendingLine, 0, importBatch)
-	for {
-		u, line, err := rr.Next()
-		if err != nil && !errors.Is(err, users.ErrInvalid) {
-			if !errors.Is(err, io.EOF) { // cannot happen: the body is in memory
-				return err
-			}
-			if err := h.importBatch(r.Context(), pending, &rep); err != nil {
-				return err
-			}
-			break
+	err = users.ImportLines(r.Context(), h.svc, bytes.NewReader(body), importBatch, func(lines []users.LineResult) error {
+		rep.add(lines)
+		return nil
+	})
+	if err != nil {
+		if h.log != nil {
+			h.log.ErrorContext(r.Context(), "httpadapter: import stopped", "read", rep.Read, "created", rep.Created, "err", err)
 		}
-		pending = append(pending, pendingLine{line: line, user: u, err: err})
-		if len(pending) == importBatch {
-			if err := h.importBatch(r.Context(), pending, &rep); err != nil {
-				return err
-			}
-			pending = pending[:0]
-		}
+		return err
 	}
 	return writeJSON(w, http.StatusOK, rep)
 }
 
-// importBatch imports the users of lines with one Service.Import call, and adds the outcome
-// of each line to rep.
-func (h *handler) importBatch(ctx context.Context, lines []pendingLine, rep *importReport) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	batch := make([]*users.User, 0, len(lines))
-	for _, l := range lines {
-		if l.err == nil {
-			batch = append(batch, l.user)
-		}
-	}
-	results, err := h.svc.Import(ctx, batch)
-	if err != nil {
-		if h.log != nil {
-			h.log.ErrorContext(ctx, "httpadapter: import stopped", "read", rep.Read, "created", rep.Created, "err", err)
-		}
-		return err
-	}
-	next := 0
-	for _, l := range lines {
-		res := users.ImportResult{Status: users.ImportRejected, Err: l.err}
-		if l.err == nil {
-			res, next = results[next], next+1
-		}
+// add counts the outcomes of a batch of lines, and reports each line that was not created.
+func (rep *importReport) add(lines []users.LineResult) {
+	for _, res := range lines {
 		rep.Read++
 		switch res.Status {
 		case users.ImportCreated:
@@ -136,13 +92,12 @@ func (h *handler) importBatch(ctx context.Context, lines []pendingLine, rep *imp
 			rep.Rejected++
 		}
 		// Only a users.Error's message is shown: any other error's text is not known to be safe.
-		lr := lineReport{Line: l.line, Status: res.Status, ID: res.ID, Error: "the user could not be imported"}
+		lr := lineReport{Line: res.Line, Status: res.Status, ID: res.ID, Error: "the user could not be imported"}
 		if e, ok := errors.AsType[*users.Error](res.Err); ok {
 			lr.Field, lr.Error = e.Field, e.Message
 		}
 		rep.Lines = append(rep.Lines, lr)
 	}
-	return nil
 }
 
 // isJSONLines reports whether a Content-Type is one of jsonLinesTypes, whatever its

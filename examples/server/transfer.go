@@ -121,14 +121,6 @@ type importer struct {
 	reported time.Time // when progress was last logged
 }
 
-// pendingLine is a line read and not yet reported: a user to import, or the reason it was
-// rejected.
-type pendingLine struct {
-	line int
-	user *users.User
-	err  error
-}
-
 // run imports the users of in, batch by batch, and writes to out a report of each line that
 // was not created and then the summary, whatever happens. It stops early only when reading in
 // fails, ctx ends, or the Service fails (the batch it was given is then not stored, and not
@@ -139,7 +131,9 @@ func (im *importer) run(ctx context.Context, in io.Reader, out io.Writer) (impor
 	w := bufio.NewWriter(out)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	err := im.read(ctx, users.NewRecordReader(in), enc)
+	err := users.ImportLines(ctx, im.svc, in, im.batch, func(lines []users.LineResult) error {
+		return im.report(lines, enc)
+	})
 
 	im.sum.Status, im.sum.Seconds = "done", time.Since(im.start).Seconds()
 	if err != nil {
@@ -155,54 +149,10 @@ func (im *importer) run(ctx context.Context, in io.Reader, out io.Writer) (impor
 	return im.sum, err
 }
 
-// read reads the records of rr and imports them in batches, reporting to enc.
-func (im *importer) read(ctx context.Context, rr *users.RecordReader, enc *json.Encoder) error {
-	pending := make([]pendingLine, 0, im.batch)
-	for {
-		u, line, err := rr.Next()
-		if err != nil && !errors.Is(err, users.ErrInvalid) {
-			// The end, or a failed read: the lines read whole are imported all the same.
-			flushErr := im.flush(ctx, pending, enc)
-			if errors.Is(err, io.EOF) {
-				return flushErr
-			}
-			return errors.Join(fmt.Errorf("read line %d: %w", line+1, err), flushErr)
-		}
-		pending = append(pending, pendingLine{line: line, user: u, err: err})
-		if len(pending) == im.batch {
-			if err := im.flush(ctx, pending, enc); err != nil {
-				return err
-			}
-			pending = pending[:0]
-		}
-	}
-}
-
-// flush imports the users of lines with one Service.Import call, and reports each line that
-// was not created, in order.
-func (im *importer) flush(ctx context.Context, lines []pendingLine, enc *json.Encoder) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	batch := make([]*users.User, 0, len(lines))
-	for _, l := range lines {
-		if l.err == nil {
-			batch = append(batch, l.user)
-		}
-	}
-	results, err := im.svc.Import(ctx, batch)
-	if err != nil {
-		return err
-	}
-	next := 0
-	for _, l := range lines {
-		r := users.ImportResult{Status: users.ImportRejected, Err: l.err}
-		if l.err == nil {
-			r, next = results[next], next+1
-		}
+// report counts the outcomes of a batch of lines, writes to enc a report of each line that
+// was not created, and logs the progress when it is due.
+func (im *importer) report(lines []users.LineResult, enc *json.Encoder) error {
+	for _, r := range lines {
 		im.sum.Read++
 		switch r.Status {
 		case users.ImportCreated:
@@ -213,7 +163,7 @@ func (im *importer) flush(ctx context.Context, lines []pendingLine, enc *json.En
 		default:
 			im.sum.Rejected++
 		}
-		rep := lineReport{Line: l.line, Status: r.Status, ID: r.ID, Error: "unknown error"}
+		rep := lineReport{Line: r.Line, Status: r.Status, ID: r.ID, Error: "unknown error"}
 		var e *users.Error
 		if errors.As(r.Err, &e) {
 			rep.Field, rep.Error = e.Field, e.Message
