@@ -1,15 +1,18 @@
-// Package users is an embeddable user-management library: sign-up, sign-in with bearer tokens,
-// password change, administrator reset and forgot-and-reset, listing with filters, and deletion
+// Package users is an embeddable user-management library: sign-up and registration with e-mail
+// verification, approval, sign-in with bearer tokens and API keys, password change,
+// administrator reset and forgot-and-reset, permissions and organization administrators,
+// profile images, listing with filters, import and export with password hashes, and deletion
 // through a pollable ticket.
 //
-// The package holds the domain types (User, Token, Ticket, Query), the Store contract that
+// The package holds the domain types (User, Token, Ticket, Query, Image), the Store contract that
 // persistence implements (see the memory subpackage, and storetest for the suite every Store
 // passes), and the Service, built by New, where every business rule lives. A trusted Go caller
 // uses the Service directly; the pure functions of the policy (Authorize, AuthorizeUpdate)
 // decide who may do what when the caller is not trusted, for any transport.
 //
-// Secrets never leave the package: the password hash is not marshalled, and no error message,
-// log line or event carries a password, hash, token or code.
+// Secrets never leave the package: the password hash is not marshalled (but by MarshalRecord,
+// which writes it for Export on purpose), and no error message, log line or event carries a
+// password, hash, token or code.
 package users
 
 import (
