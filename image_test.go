@@ -4,89 +4,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"hash/crc32"
-	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
-	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// testImage returns a w×h picture with some colour in it.
-func testImage(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		for y := range h {
-			img.Set(x, y, color.RGBA{R: uint8(40 * x), G: uint8(60 * y), B: 200, A: 255})
-		}
-	}
-	return img
-}
-
-func pngBytes(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, testImage(w, h)))
-	return buf.Bytes()
-}
-
-func jpegBytes(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, testImage(w, h), nil))
-	return buf.Bytes()
-}
-
-// noisyPNG returns a w×h PNG of pseudo-random pixels, which do not compress.
-func noisyPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(r.Uint32())
-	}
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, img))
-	return buf.Bytes()
-}
-
-func gifBytes(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, gif.Encode(&buf, testImage(w, h), nil))
-	return buf.Bytes()
-}
-
-// pngHeader returns the signature and IHDR chunk of an 8-bit RGBA PNG claiming the
-// dimensions, with a valid checksum, followed by nothing: what a decompression bomb starts
-// with. A wrong checksum is written when badCRC is set.
-func pngHeader(w, h uint32, badCRC bool) []byte {
-	var ihdr [13]byte
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // bit depth 8, colour type RGBA; compression, filter, interlace 0
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	_ = binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
-	b.WriteString("IHDR")
-	b.Write(ihdr[:])
-	crc := crc32.ChecksumIEEE(append([]byte("IHDR"), ihdr[:]...))
-	if badCRC {
-		crc++
-	}
-	_ = binary.Write(&b, binary.BigEndian, crc)
-	return b.Bytes()
-}
+// The images of the tests, shared with the adapter's.
+var (
+	pngBytes  = testutil.PNG
+	jpegBytes = testutil.JPEG
+	gifBytes  = testutil.GIF
+	noisyPNG  = testutil.NoisyPNG
+	pngHeader = testutil.PNGHeader
+)
 
 func etagOf(data []byte) string {
 	sum := sha256.Sum256(data)

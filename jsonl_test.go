@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -305,24 +306,9 @@ func TestRecordReaderTooLong(t *testing.T) {
 	assert.ErrorIs(t, err, users.ErrTooLarge)
 }
 
-// failingReader returns its data, then err.
-type failingReader struct {
-	data string
-	err  error
-}
-
-func (r *failingReader) Read(p []byte) (int, error) {
-	if r.data == "" {
-		return 0, r.err
-	}
-	n := copy(p, r.data)
-	r.data = r.data[n:]
-	return n, nil
-}
-
 func TestRecordReaderReadError(t *testing.T) {
 	broken := errors.New("disk on fire")
-	rr := users.NewRecordReader(&failingReader{data: recordLine("a@example.com") + "\n" + `{"username":"b@exa`, err: broken})
+	rr := users.NewRecordReader(&testutil.FailingReader{Data: recordLine("a@example.com") + "\n" + `{"username":"b@exa`, Err: broken})
 	u, line, err := rr.Next()
 	require.NoError(t, err)
 	assert.Equal(t, 1, line)

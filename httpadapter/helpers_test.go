@@ -1,13 +1,8 @@
 package httpadapter_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -398,31 +393,10 @@ func serveRequest(h http.Handler, r *http.Request) *response {
 var formHeader = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 
 // pngImage returns a w×h PNG made with image/png.
-func pngImage(t testing.TB, w, h int) string {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, testPicture(w, h)))
-	return buf.String()
-}
+func pngImage(t testing.TB, w, h int) string { return string(testutil.PNG(t, w, h)) }
 
 // jpegImage returns a w×h JPEG made with image/jpeg.
-func jpegImage(t testing.TB, w, h int) string {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, testPicture(w, h), nil))
-	return buf.String()
-}
-
-// testPicture is a w×h picture with a gradient, so that its encodings are not trivial.
-func testPicture(w, h int) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{R: uint8(x), G: uint8(y), B: 128, A: 255})
-		}
-	}
-	return img
-}
+func jpegImage(t testing.TB, w, h int) string { return string(testutil.JPEG(t, w, h)) }
 
 // imageHeader declares a body of the media type.
 func imageHeader(mediaType string) http.Header { return http.Header{"Content-Type": {mediaType}} }

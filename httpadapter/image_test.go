@@ -1,17 +1,11 @@
 package httpadapter_test
 
 import (
-	"bytes"
-	"encoding/binary"
-	"hash/crc32"
-	"image"
-	"image/gif"
-	"image/png"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -113,8 +107,7 @@ func TestProfileImageRefused(t *testing.T) {
 		s.opts.MaxImageBytes = 4 << 10
 		s.cfg.MaxImageBytes = 2 << 10
 	})
-	var gifImage bytes.Buffer
-	require.NoError(t, gif.Encode(&gifImage, testPicture(8, 8), nil))
+	gifImage := string(testutil.GIF(t, 8, 8))
 	large := noisyPNG(t, 64, 64) // noise does not compress: 16 KiB of pixels
 	require.Greater(t, len(large), 4<<10)
 	medium := noisyPNG(t, 24, 24)
@@ -127,7 +120,7 @@ func TestProfileImageRefused(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"a GIF", gifImage.String(), http.StatusUnsupportedMediaType, "unsupported_media"},
+		{"a GIF", gifImage, http.StatusUnsupportedMediaType, "unsupported_media"},
 		{"a text file", "hello, this is not an image\n", http.StatusUnsupportedMediaType, "unsupported_media"},
 		{"HTML", "<html><script>alert(1)</script></html>", http.StatusUnsupportedMediaType, "unsupported_media"},
 		{"nothing", "", http.StatusUnsupportedMediaType, "unsupported_media"},
@@ -158,30 +151,8 @@ func TestProfileImageRefused(t *testing.T) {
 
 // noisyPNG returns a w×h PNG of random pixels, which do not compress, so that its size is
 // about 4×w×h bytes.
-func noisyPNG(t testing.TB, w, h int) string {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = byte(rnd.Uint32())
-	}
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, img))
-	return buf.String()
-}
+func noisyPNG(t testing.TB, w, h int) string { return string(testutil.NoisyPNG(t, w, h)) }
 
 // pngHeader returns the start of a PNG, its signature and a valid IHDR chunk, claiming a
 // w×h RGBA image: enough for its dimensions to be read, and nothing to decode.
-func pngHeader(w, h uint32) string {
-	var ihdr bytes.Buffer
-	ihdr.WriteString("IHDR")
-	_ = binary.Write(&ihdr, binary.BigEndian, w)
-	_ = binary.Write(&ihdr, binary.BigEndian, h)
-	ihdr.Write([]byte{8, 6, 0, 0, 0}) // 8 bits, RGBA, deflate, adaptive filter, no interlace
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	_ = binary.Write(&b, binary.BigEndian, uint32(ihdr.Len()-4))
-	b.Write(ihdr.Bytes())
-	_ = binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr.Bytes()))
-	return b.String()
-}
+func pngHeader(w, h uint32) string { return string(testutil.PNGHeader(w, h, false)) }

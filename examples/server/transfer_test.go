@@ -385,28 +385,13 @@ func TestImportProgress(t *testing.T) {
 	assert.Contains(t, log.String(), `msg="import done" read=5 created=5`)
 }
 
-// failingReader returns its data, then err.
-type failingReader struct {
-	data string
-	err  error
-}
-
-func (r *failingReader) Read(p []byte) (int, error) {
-	if r.data == "" {
-		return 0, r.err
-	}
-	n := copy(p, r.data)
-	r.data = r.data[n:]
-	return n, nil
-}
-
 // TestImportStops checks an import that cannot go on: the lines read whole before a failed
 // read are imported, nothing is after a cancellation, and the summary says so.
 func TestImportStops(t *testing.T) {
 	t.Run("read fails", func(t *testing.T) {
 		svc := newTestService(t)
 		broken := errors.New("disk on fire")
-		in := &failingReader{data: `{"username":"a@example.com"}` + "\n" + `{"username":"b@example.com"}` + "\n" + `{"usern`, err: broken}
+		in := &testutil.FailingReader{Data: `{"username":"a@example.com"}` + "\n" + `{"username":"b@example.com"}` + "\n" + `{"usern`, Err: broken}
 		var out strings.Builder
 		im := &importer{svc: svc, log: slog.New(slog.DiscardHandler), batch: importBatch, progressEvery: time.Hour}
 		sum, err := im.run(t.Context(), in, &out)

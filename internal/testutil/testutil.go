@@ -109,3 +109,20 @@ func BenchmarkArgon2idCompare(b *testing.B, password string, params *argon2id.Pa
 		}
 	}
 }
+
+// FailingReader returns Data, then Err from every later Read: a file or body that breaks
+// part-way.
+type FailingReader struct {
+	Data string
+	Err  error
+}
+
+// Read copies what is left of Data into p, and returns Err once none is.
+func (r *FailingReader) Read(p []byte) (int, error) {
+	if r.Data == "" {
+		return 0, r.Err
+	}
+	n := copy(p, r.Data)
+	r.Data = r.Data[n:]
+	return n, nil
+}
