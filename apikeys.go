@@ -12,15 +12,18 @@ const apiKeyPrefixLen = 8
 
 // apiKeyOf describes the API key t, with its secret key when given (only when it is issued).
 func apiKeyOf(t *Token, key string) *APIKey {
-	return &APIKey{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Key: key, Created: t.Created, Expires: t.Expires, LastUsed: t.LastUsed}
+	return &APIKey{
+		ID: t.ID, Name: t.Name, Prefix: t.Prefix, Key: key, Created: t.Created, Expires: t.Expires,
+		LastUsed: t.LastUsed, CreatedBy: t.CreatedBy,
+	}
 }
 
 // newAPIKey returns a new API-key token, as it is stored, and its secret.
-func newAPIKey(userID, id, name string, created, expires time.Time) (*Token, string) {
+func newAPIKey(userID, id, name, createdBy string, created, expires time.Time) (*Token, string) {
 	secret := randomSecret()
 	t := &Token{
 		Digest: DigestOf(secret), Kind: TokenAPIKey, UserID: userID, Created: created,
-		Expires: expires, ID: id, Name: name, Prefix: secret[:apiKeyPrefixLen],
+		Expires: expires, ID: id, Name: name, Prefix: secret[:apiKeyPrefixLen], CreatedBy: createdBy,
 	}
 	return t, secret
 }
@@ -34,12 +37,13 @@ func (s *service) CreateAPIKey(ctx context.Context, userID string, in NewAPIKey)
 		return nil, err
 	}
 	now := s.now()
-	t, secret := newAPIKey(userID, newID(), name, now, CanonicalTime(in.Expires))
+	t, secret := newAPIKey(userID, newID(), name, actorID(ctx, userID), now, CanonicalTime(in.Expires))
 	if !t.Expires.IsZero() && !t.Expires.After(now) {
 		return nil, invalid("expires", "must be in the future")
 	}
+	var owner *User
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		u, err := tx.GetUser(ctx, userID)
+		u, err := lookup(ctx, tx, ActionCreateKey, userID)
 		if err != nil {
 			return err
 		}
@@ -58,19 +62,30 @@ func (s *service) CreateAPIKey(ctx context.Context, userID string, in NewAPIKey)
 				return conflict("name", "the user has an API key of this name")
 			}
 		}
+		owner = u
 		return tx.PutToken(ctx, t)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, "create API key", err)
 	}
-	s.emit(Event{Type: EventAPIKeyCreated, UserID: userID})
+	s.keyMinted(owner, t)
 	return apiKeyOf(t, secret), nil
+}
+
+// keyMinted reports the new API key t of owner: an event and, when someone else made it,
+// a mail telling the owner at once.
+func (s *service) keyMinted(owner *User, t *Token) {
+	s.emit(Event{Type: EventAPIKeyCreated, UserID: owner.ID, ActorID: t.CreatedBy})
+	if t.CreatedBy != "" && s.cfg.Mailer != nil && owner.Email != "" {
+		m := Mail{Kind: MailAPIKeyCreated, To: owner.Email, UserID: owner.ID, Name: owner.Name, KeyName: t.Name}
+		s.background(func(ctx context.Context) { s.send(ctx, m) })
+	}
 }
 
 func (s *service) APIKeys(ctx context.Context, userID string) ([]*APIKey, error) {
 	var keys []*APIKey
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		if _, err := tx.GetUser(ctx, userID); err != nil {
+		if _, err := lookup(ctx, tx, ActionManageKeys, userID); err != nil {
 			return err
 		}
 		ts, err := tx.ListTokens(ctx, userID, TokenAPIKey)
@@ -102,8 +117,13 @@ func findAPIKey(ctx context.Context, tx Store, userID, keyID string) (*Token, er
 
 func (s *service) RotateAPIKey(ctx context.Context, userID, keyID string) (*APIKey, error) {
 	var t *Token
+	var owner *User
 	var secret string
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		u, err := lookup(ctx, tx, ActionCreateKey, userID)
+		if err != nil {
+			return err
+		}
 		old, err := findAPIKey(ctx, tx, userID, keyID)
 		if err != nil {
 			return err
@@ -115,19 +135,23 @@ func (s *service) RotateAPIKey(ctx context.Context, userID, keyID string) (*APIK
 		if err := tx.DeleteToken(ctx, old.Digest); err != nil {
 			return err
 		}
-		t, secret = newAPIKey(userID, old.ID, old.Name, now, old.Expires)
+		owner = u
+		t, secret = newAPIKey(userID, old.ID, old.Name, actorID(ctx, userID), now, old.Expires)
 		return tx.PutToken(ctx, t)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, "rotate API key", err)
 	}
-	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID})
-	s.emit(Event{Type: EventAPIKeyCreated, UserID: userID})
+	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: t.CreatedBy})
+	s.keyMinted(owner, t)
 	return apiKeyOf(t, secret), nil
 }
 
 func (s *service) DeleteAPIKey(ctx context.Context, userID, keyID string) error {
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		if _, err := lookup(ctx, tx, ActionManageKeys, userID); err != nil {
+			return err
+		}
 		t, err := findAPIKey(ctx, tx, userID, keyID)
 		if err != nil {
 			return err
@@ -137,6 +161,6 @@ func (s *service) DeleteAPIKey(ctx context.Context, userID, keyID string) error 
 	if err != nil {
 		return s.storeErr(ctx, "delete API key", err)
 	}
-	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID})
+	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }

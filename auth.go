@@ -58,23 +58,51 @@ func (s *service) issueToken(ctx context.Context, st Store, kind TokenKind, user
 	return secret, t.Expires, nil
 }
 
-func (s *service) newSession(ctx context.Context, u *User) (*Session, error) {
-	token, exp, err := s.issueToken(ctx, s.store, TokenSession, u.ID, s.cfg.SessionTTL)
-	if err != nil {
-		return nil, s.storeErr(ctx, "put token", err)
+func (s *service) NewSession(ctx context.Context, userID string) (*Session, error) {
+	if p := actorOf(ctx); p != nil && p.User.ID != userID && !(IsAdmin(p.User) && p.IsSession()) {
+		return nil, ErrForbidden
 	}
-	return &Session{Token: token, User: u, Expires: exp}, nil
+	sess, err := s.issueSession(ctx, userID, "", "")
+	if err != nil {
+		return nil, s.storeErr(ctx, "new session", err)
+	}
+	return sess, nil
 }
 
-func (s *service) NewSession(ctx context.Context, userID string) (*Session, error) {
-	u, err := s.store.GetUser(ctx, userID)
-	if err != nil {
-		return nil, s.storeErr(ctx, "get user", err)
-	}
-	if err := s.signInErr(u); err != nil {
-		return nil, err
-	}
-	return s.newSession(ctx, u)
+// issueSession issues a session for the user userID in the transaction that reads them again,
+// so that no session outlives a revocation that raced the checks made before it: it fails
+// with the ErrForbidden of signInErr for a user who may not sign in, and with errSignIn when
+// the password hash is no longer proven (a change of password committed after it was
+// checked), or the user is gone. rehash, when set, replaces proven in the same transaction.
+func (s *service) issueSession(ctx context.Context, userID, proven, rehash string) (*Session, error) {
+	var sess *Session
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		u, err := tx.GetUser(ctx, userID)
+		switch {
+		case errors.Is(err, ErrNotFound) && proven != "":
+			return errSignIn
+		case err != nil:
+			return err
+		case proven != "" && u.PasswordHash != proven:
+			return errSignIn
+		}
+		if err := s.signInErr(u); err != nil {
+			return err
+		}
+		if rehash != "" {
+			u.PasswordHash = rehash
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		token, exp, err := s.issueToken(ctx, tx, TokenSession, u.ID, s.cfg.SessionTTL)
+		if err != nil {
+			return err
+		}
+		sess = &Session{Token: token, User: u, Expires: exp}
+		return nil
+	})
+	return sess, err
 }
 
 // errSignIn is the one answer for an unknown user, a user without a password and a wrong
@@ -96,18 +124,20 @@ func (s *service) signInErr(u *User) error {
 }
 
 func (s *service) SignIn(ctx context.Context, username, password string) (*Session, error) {
-	u, err := s.checkPassword(ctx, username, password)
-	if err != nil {
-		s.emit(failedSignIn(u))
-		return nil, err
+	u, rehash, err := s.checkPassword(ctx, username, password)
+	if err == nil {
+		err = s.signInErr(u)
 	}
-	if err := s.signInErr(u); err != nil {
-		s.emit(failedSignIn(u))
-		return nil, err
+	var sess *Session
+	if err == nil {
+		sess, err = s.issueSession(ctx, u.ID, u.PasswordHash, rehash)
 	}
-	sess, err := s.newSession(ctx, u)
 	if err != nil {
-		return nil, err
+		switch ErrorCode(err) {
+		case CodeUnauthorized, CodeForbidden, CodeThrottled:
+			s.emit(failedSignIn(u))
+		}
+		return nil, s.storeErr(ctx, "sign in", err)
 	}
 	s.emit(Event{Type: EventSignedIn, UserID: u.ID, Username: u.Username})
 	return sess, nil
@@ -123,57 +153,63 @@ func failedSignIn(u *User) Event {
 }
 
 // checkPassword verifies a username and password under the throttle, and returns the user
-// whatever their status. Failure is errSignIn (with the user, when there is one, for events),
+// whatever their status, with a new hash of the password when the stored one has outdated
+// parameters. Failure is errSignIn (with the user, when there is one, for events),
 // ErrThrottled, or a context or internal error. It computes exactly one hash whether or not
-// the user exists, and rehashes a hash with outdated parameters on success.
-func (s *service) checkPassword(ctx context.Context, username, password string) (*User, error) {
+// the user exists (and one more to upgrade an outdated one).
+func (s *service) checkPassword(ctx context.Context, username, password string) (u *User, rehash string, err error) {
 	username = strings.TrimSpace(username)
 	key := throttleKey(username)
 	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
-		return nil, &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
+		return nil, "", &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
 	}
-	u, err := s.store.GetUserByUsername(ctx, username)
+	u, err = s.store.GetUserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, s.storeErr(ctx, "get user by username", err)
+		return nil, "", s.storeErr(ctx, "get user by username", err)
 	}
 	hash := s.dummy
 	if u != nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	ok, rehash, err := s.verify(ctx, password, hash)
+	ok, outdated, err := s.verify(ctx, password, hash)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !ok || hash == s.dummy {
 		s.throttle.fail(key, s.cfg.Now())
-		return u, errSignIn
+		return u, "", errSignIn
 	}
 	s.throttle.reset(key)
-	if rehash {
-		s.rehash(ctx, u, password)
+	if outdated {
+		// A failure only costs the upgrade: the next sign-in tries again.
+		if rehash, err = s.hash(ctx, password); err != nil {
+			s.log.WarnContext(ctx, "users: rehash failed", "user", u.ID, "err", err)
+			rehash = ""
+		}
 	}
-	return u, nil
+	return u, rehash, nil
 }
 
-// rehash replaces u's hash with one at the current parameters. A failure only costs the
-// upgrade, so it is logged and not returned.
-func (s *service) rehash(ctx context.Context, u *User, password string) {
-	hash, err := s.hash(ctx, password)
+// proveOwnPassword checks that password is the current one of u, under the sign-in throttle
+// of u's username, and returns wrong when it is not.
+func (s *service) proveOwnPassword(ctx context.Context, u *User, password string, wrong error) error {
+	key := throttleKey(u.Username)
+	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
+		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
+	}
+	ok, _, err := s.verify(ctx, password, u.PasswordHash)
 	if err != nil {
-		s.log.WarnContext(ctx, "users: rehash failed", "user", u.ID, "err", err)
-		return
+		return err
 	}
-	updated := u.Clone()
-	updated.PasswordHash = hash
-	if err := s.store.UpdateUser(ctx, updated); err != nil {
-		// A concurrent update wins; the next sign-in tries again.
-		s.log.InfoContext(ctx, "users: rehash skipped", "user", u.ID, "err", err)
-		return
+	if !ok {
+		s.throttle.fail(key, s.cfg.Now())
+		return wrong
 	}
-	*u = *updated
+	s.throttle.reset(key)
+	return nil
 }
 
-func (s *service) Authenticate(ctx context.Context, token string) (*User, error) {
+func (s *service) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	if !wellFormed(token) {
 		return nil, ErrUnauthorized
 	}
@@ -200,7 +236,7 @@ func (s *service) Authenticate(ctx context.Context, token string) (*User, error)
 	if t.Kind == TokenAPIKey {
 		s.touch(ctx, t)
 	}
-	return u, nil
+	return &Principal{User: u, Kind: t.Kind, KeyID: t.ID, digest: t.Digest}, nil
 }
 
 // lastUsedResolution is how precisely an API key's LastUsed is kept: at most one write per key
@@ -223,16 +259,15 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 	if !wellFormed(token) {
 		return ErrUnauthorized
 	}
-	var userID string
+	var t *Token
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		t, err := tx.GetToken(ctx, DigestOf(token), s.cfg.Now())
-		if err != nil {
+		var err error
+		if t, err = tx.GetToken(ctx, DigestOf(token), s.cfg.Now()); err != nil {
 			return err
 		}
-		if t.Kind != TokenSession {
+		if t.Kind != TokenSession && t.Kind != TokenAPIKey {
 			return ErrNotFound
 		}
-		userID = t.UserID
 		return tx.DeleteToken(ctx, t.Digest)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -241,7 +276,11 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 	if err != nil {
 		return s.storeErr(ctx, "delete token", err)
 	}
-	s.emit(Event{Type: EventSignedOut, UserID: userID})
+	if t.Kind == TokenAPIKey {
+		s.emit(Event{Type: EventAPIKeyRevoked, UserID: t.UserID})
+	} else {
+		s.emit(Event{Type: EventSignedOut, UserID: t.UserID})
+	}
 	return nil
 }
 
@@ -253,56 +292,61 @@ func (s *service) RevokeCredentials(ctx context.Context, userID string) error {
 	return s.revoke(ctx, userID, revokeAll)
 }
 
-// revoke revokes the credentials r names of the user, who must exist.
+// revoke revokes the credentials r names of the user, who must exist, and whom the actor of
+// ctx must be allowed to sign out.
 func (s *service) revoke(ctx context.Context, userID string, r revocation) error {
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		if _, err := tx.GetUser(ctx, userID); err != nil {
+		if _, err := lookup(ctx, tx, ActionRevokeSessions, userID); err != nil {
 			return err
 		}
-		return r.apply(ctx, tx, userID, "")
+		return r.apply(ctx, tx, userID, Digest{})
 	})
 	if err != nil {
 		return s.storeErr(ctx, "revoke credentials", err)
 	}
-	s.emit(Event{Type: EventSessionsRevoked, UserID: userID})
+	s.emit(Event{Type: EventSessionsRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }
 
-// revocation says which of a user's credentials a change revokes.
-type revocation int
+// revocation is a set of the kinds of a user's credentials that a change revokes.
+type revocation uint8
 
 const (
-	revokeNone revocation = iota
-	revokeSessions
-	revokeSessionsAndCodes
-	revokeAll // sessions, codes and API keys
+	revokeSessions revocation = 1 << iota
+	revokeResetCodes
+	revokeVerifyCodes
+	revokeAPIKeys
+
+	revokeAll = revokeSessions | revokeResetCodes | revokeVerifyCodes | revokeAPIKeys
 )
 
-// apply revokes the credentials r names, keeping the session keepToken if it is the user's.
-func (r revocation) apply(ctx context.Context, tx Store, userID, keepToken string) error {
-	var kinds []TokenKind
-	switch r {
-	case revokeNone:
+// apply revokes the user's credentials of the kinds r holds, but the session whose digest is
+// keep, when it is one of theirs.
+func (r revocation) apply(ctx context.Context, tx Store, userID string, keep Digest) error {
+	if r == 0 {
 		return nil
-	case revokeSessions:
-		kinds = []TokenKind{TokenSession}
-	case revokeSessionsAndCodes:
-		kinds = []TokenKind{TokenSession, TokenReset, TokenVerify}
-	case revokeAll:
-		kinds = nil // every kind
 	}
-	var keep *Token
-	if wellFormed(keepToken) {
-		t, err := tx.GetToken(ctx, DigestOf(keepToken), time.Time{})
+	var kinds []TokenKind
+	for _, k := range []struct {
+		bit  revocation
+		kind TokenKind
+	}{{revokeSessions, TokenSession}, {revokeResetCodes, TokenReset}, {revokeVerifyCodes, TokenVerify}, {revokeAPIKeys, TokenAPIKey}} {
+		if r&k.bit != 0 {
+			kinds = append(kinds, k.kind)
+		}
+	}
+	var kept *Token
+	if r&revokeSessions != 0 && keep != (Digest{}) {
+		t, err := tx.GetToken(ctx, keep, time.Time{})
 		if err == nil && t.UserID == userID && t.Kind == TokenSession {
-			keep = t
+			kept = t
 		}
 	}
 	if _, err := tx.DeleteUserTokens(ctx, userID, kinds...); err != nil {
 		return err
 	}
-	if keep != nil {
-		return tx.PutToken(ctx, keep)
+	if kept != nil {
+		return tx.PutToken(ctx, kept)
 	}
 	return nil
 }

@@ -32,8 +32,9 @@ func TestSignInAndAuthenticate(t *testing.T) {
 
 	got, err := h.svc.Authenticate(ctx, s1.Token)
 	require.NoError(t, err)
-	assert.Equal(t, u.ID, got.ID)
-	assert.Equal(t, alice, got.Username)
+	assert.Equal(t, u.ID, got.User.ID)
+	assert.Equal(t, alice, got.User.Username)
+	assert.Equal(t, users.TokenSession, got.Kind)
 
 	_, err = h.store.GetToken(ctx, users.DigestOf(s1.Token), h.clock.Now())
 	require.NoError(t, err, "the store keeps the token's digest")
@@ -203,7 +204,7 @@ func TestNewSession(t *testing.T) {
 	assert.Equal(t, u.ID, s.User.ID)
 	got, err := h.svc.Authenticate(ctx, s.Token)
 	require.NoError(t, err)
-	assert.Equal(t, u.ID, got.ID)
+	assert.Equal(t, u.ID, got.User.ID)
 
 	_, err = h.svc.NewSession(ctx, uuid.NewString())
 	assert.ErrorIs(t, err, users.ErrNotFound)
@@ -558,7 +559,7 @@ func TestSignInConcurrent(t *testing.T) {
 		seen[tok] = true
 		got, err := h.svc.Authenticate(ctx, tok)
 		require.NoError(t, err)
-		assert.Equal(t, u.ID, got.ID)
+		assert.Equal(t, u.ID, got.User.ID)
 	}
 	assert.Len(t, seen, 20)
 }

@@ -21,6 +21,11 @@ const (
 	CodeTooLarge         Code = "too_large"         // the input is larger than allowed
 	CodeUnsupportedMedia Code = "unsupported_media" // the input is not of a type accepted
 	CodeInternal         Code = "internal"          // a failure that is not the caller's fault
+
+	// Kinds of CodeForbidden that tell the caller what to do: errors of these codes also
+	// match ErrForbidden.
+	CodePasswordChangeRequired Code = "password_change_required" // the caller must change their password first
+	CodeSessionRequired        Code = "session_required"         // an API key may not do this: sign in for a session
 )
 
 // Sentinel errors, one per Code. Every error the package returns for one of these reasons
@@ -35,6 +40,15 @@ var (
 	ErrTooLarge         = &Error{Code: CodeTooLarge, Message: "too large"}
 	ErrUnsupportedMedia = &Error{Code: CodeUnsupportedMedia, Message: "unsupported media type"}
 	ErrInternal         = &Error{Code: CodeInternal, Message: "internal error"}
+
+	// ErrPasswordChangeRequired is the answer to a user whose password an administrator
+	// generated (User.MustChangePassword) for anything but reading themself, changing their
+	// password and signing out. It is also an ErrForbidden.
+	ErrPasswordChangeRequired = &Error{Code: CodePasswordChangeRequired, Message: "change your password first"}
+	// ErrSessionRequired is the answer to an API key for what needs a session: minting or
+	// rotating keys, changing a password, e-mail address or username, and acting on another
+	// user's credentials. It is also an ErrForbidden.
+	ErrSessionRequired = &Error{Code: CodeSessionRequired, Message: "an API key cannot do this: sign in for a session"}
 )
 
 // ErrWrongPassword is returned by ChangePassword when the current password given is not the
@@ -67,10 +81,20 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Cause }
 
 // Is reports whether target is the sentinel of e's code, so that errors.Is(err, ErrNotFound)
-// matches every not-found error whatever its message. A more specific error such as
-// ErrWrongPassword matches only itself (and its code's sentinel).
+// matches every not-found error whatever its message, or of the code it is a kind of (an
+// ErrSessionRequired is an ErrForbidden). A more specific error such as ErrWrongPassword
+// matches only itself (and its code's sentinel).
 func (e *Error) Is(target error) bool {
-	return target != nil && sentinels[e.Code] == target
+	if target == nil {
+		return false
+	}
+	return sentinels[e.Code] == target || sentinels[kindOf[e.Code]] == target
+}
+
+// kindOf maps the codes that are kinds of another code to that code.
+var kindOf = map[Code]Code{
+	CodePasswordChangeRequired: CodeForbidden,
+	CodeSessionRequired:        CodeForbidden,
 }
 
 var sentinels = map[Code]error{
@@ -83,6 +107,9 @@ var sentinels = map[Code]error{
 	CodeTooLarge:         ErrTooLarge,
 	CodeUnsupportedMedia: ErrUnsupportedMedia,
 	CodeInternal:         ErrInternal,
+
+	CodePasswordChangeRequired: ErrPasswordChangeRequired,
+	CodeSessionRequired:        ErrSessionRequired,
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, CodeInternal for any other

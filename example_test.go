@@ -42,7 +42,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("authenticated:", who.Username, who.ID == u.ID)
+	fmt.Println("authenticated:", who.User.Username, who.User.ID == u.ID)
 
 	_ = svc.SignOut(ctx, session.Token)
 	_, err = svc.Authenticate(ctx, session.Token)
@@ -197,7 +197,7 @@ func ExampleService_CreateAPIKey() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("authenticated:", who.Username)
+	fmt.Println("authenticated:", who.User.Username)
 	keys, err := svc.APIKeys(ctx, u.ID)
 	if err != nil {
 		log.Fatal(err)

@@ -15,6 +15,11 @@ import (
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true}
 
 func (s *service) SetImage(ctx context.Context, userID string, data []byte) (*Image, error) {
+	if actorOf(ctx) != nil { // who may not set the image learns nothing of what is wrong with it
+		if _, err := lookup(ctx, s.store, ActionSetImage, userID); err != nil {
+			return nil, s.storeErr(ctx, "get user", err)
+		}
+	}
 	if len(data) > s.cfg.MaxImageBytes {
 		return nil, &Error{Code: CodeTooLarge, Field: "image", Message: "is larger than the limit of profile images"}
 	}
@@ -35,14 +40,25 @@ func (s *service) SetImage(ctx context.Context, userID string, data []byte) (*Im
 		UserID: userID, ContentType: ctype, Data: bytes.Clone(data), Width: cfg.Width, Height: cfg.Height,
 		ETag: `"` + hex.EncodeToString(sum[:]) + `"`, Updated: s.now(),
 	}
-	if err := s.store.PutImage(ctx, img); err != nil {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		if _, err := lookup(ctx, tx, ActionSetImage, userID); err != nil {
+			return err
+		}
+		return tx.PutImage(ctx, img)
+	})
+	if err != nil {
 		return nil, s.storeErr(ctx, "put image", err)
 	}
-	s.emit(Event{Type: EventUserUpdated, UserID: userID})
+	s.emit(Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
 	return img, nil
 }
 
 func (s *service) Image(ctx context.Context, userID string) (*Image, error) {
+	if actorOf(ctx) != nil {
+		if _, err := lookup(ctx, s.store, ActionRead, userID); err != nil {
+			return nil, s.storeErr(ctx, "get user", err)
+		}
+	}
 	img, err := s.store.GetImage(ctx, userID)
 	if err != nil {
 		return nil, s.storeErr(ctx, "get image", err)
@@ -51,9 +67,15 @@ func (s *service) Image(ctx context.Context, userID string) (*Image, error) {
 }
 
 func (s *service) DeleteImage(ctx context.Context, userID string) error {
-	if err := s.store.DeleteImage(ctx, userID); err != nil {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		if _, err := lookup(ctx, tx, ActionSetImage, userID); err != nil {
+			return err
+		}
+		return tx.DeleteImage(ctx, userID)
+	})
+	if err != nil {
 		return s.storeErr(ctx, "delete image", err)
 	}
-	s.emit(Event{Type: EventUserUpdated, UserID: userID})
+	s.emit(Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }

@@ -119,6 +119,9 @@ func (s *service) prepareImport(in *User, now time.Time) (*User, error) {
 }
 
 func (s *service) Import(ctx context.Context, us []*User) ([]ImportResult, error) {
+	if err := authorize(ctx, ActionImport, nil); err != nil {
+		return nil, err
+	}
 	if len(us) > MaxImportBatch {
 		return nil, invalid("users", "more than %d users in one import", MaxImportBatch)
 	}
@@ -187,6 +190,9 @@ func (s *service) Import(ctx context.Context, us []*User) ([]ImportResult, error
 }
 
 func (s *service) Export(ctx context.Context, fn func(*User) error) error {
+	if err := authorize(ctx, ActionExport, nil); err != nil {
+		return err
+	}
 	q := Query{Sort: []Sort{{Field: "id"}}, Limit: exportPage}
 	for {
 		nq, err := q.Normalize()

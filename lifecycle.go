@@ -10,7 +10,10 @@ import (
 // be sent.
 var errNoMailer = &Error{Code: CodeInternal, Message: "mail is not configured"}
 
-func (s *service) Register(ctx context.Context, r Registration) error {
+// registrant returns the user r would create, normalized and validated, with the password
+// checked against the policy (not yet hashed): pending when Config.RequireApproval is set,
+// active otherwise, and unverified.
+func (s *service) registrant(r Registration) (*User, error) {
 	username, email := strings.TrimSpace(r.Username), strings.TrimSpace(r.Email)
 	if username == "" {
 		username = email
@@ -19,18 +22,26 @@ func (s *service) Register(ctx context.Context, r Registration) error {
 		email = username
 	}
 	status := StatusActive
-	if s.cfg.RequireVerifiedEmail || s.cfg.RequireApproval {
+	if s.cfg.RequireApproval {
 		status = StatusPending
 	}
 	now := s.now()
-	u := &User{ID: newID(), Username: username, Email: email, Name: r.Name, Status: status, Created: now, Updated: now}
+	u := &User{ID: newID(), Username: username, Email: email, Name: r.Name, Metadata: r.Metadata, Status: status, Created: now, Updated: now}
 	if err := u.Normalize(); err != nil {
-		return err
+		return nil, err
 	}
 	if r.Password == "" {
-		return invalid("password", "is required")
+		return nil, invalid("password", "is required")
 	}
 	if err := s.cfg.Passwords.Check(r.Password, u.Username, u.Email); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *service) Register(ctx context.Context, r Registration) error {
+	u, err := s.registrant(r)
+	if err != nil {
 		return err
 	}
 	if s.cfg.Mailer == nil {
@@ -38,13 +49,33 @@ func (s *service) Register(ctx context.Context, r Registration) error {
 	}
 	// The hash is computed whether or not the account exists, so that the answer takes the
 	// same time; everything that depends on the account happens in the background.
-	hash, err := s.hash(ctx, r.Password)
-	if err != nil {
+	if u.PasswordHash, err = s.hash(ctx, r.Password); err != nil {
 		return err
 	}
-	u.PasswordHash = hash
 	s.background(func(ctx context.Context) { s.register(ctx, u) })
 	return nil
+}
+
+func (s *service) SignUp(ctx context.Context, r Registration) (*Session, error) {
+	if s.cfg.RequireVerifiedEmail || s.cfg.RequireApproval {
+		return nil, s.Register(ctx, r) // no session before verification or approval
+	}
+	u, err := s.registrant(r)
+	if err != nil {
+		return nil, err
+	}
+	if u.PasswordHash, err = s.hash(ctx, r.Password); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, s.storeErr(ctx, "create user", err)
+	}
+	s.emit(Event{Type: EventUserCreated, UserID: u.ID})
+	sess, err := s.issueSession(ctx, u.ID, u.PasswordHash, "")
+	if err != nil {
+		return nil, s.storeErr(ctx, "new session", err)
+	}
+	return sess, nil
 }
 
 // register creates the user Register validated and mails them a verification code or, when
@@ -73,8 +104,12 @@ func (s *service) register(ctx context.Context, u *User) {
 	}
 	s.emit(Event{Type: EventUserCreated, UserID: u.ID})
 	s.emit(Event{Type: EventRegistered, UserID: u.ID})
-	s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL)
+	s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL, mayVerify)
 }
+
+// mayVerify reports whether u may be sent a verification code: their address is unverified
+// and they are not disabled.
+func mayVerify(u *User) bool { return !u.EmailVerified && u.Status != StatusDisabled }
 
 func (s *service) ResendVerification(ctx context.Context, email string) error {
 	email, err := NormalizeEmail(email)
@@ -86,14 +121,14 @@ func (s *service) ResendVerification(ctx context.Context, email string) error {
 	}
 	s.background(func(ctx context.Context) {
 		u, err := s.store.GetUserByEmail(ctx, email)
-		if errors.Is(err, ErrNotFound) || (err == nil && (u.EmailVerified || u.Status == StatusDisabled)) {
+		if errors.Is(err, ErrNotFound) {
 			return
 		}
 		if err != nil {
 			_ = s.storeErr(ctx, "get user by email", err)
 			return
 		}
-		s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL)
+		s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL, mayVerify)
 	})
 	return nil
 }
@@ -111,10 +146,9 @@ func (s *service) VerifyEmail(ctx context.Context, code string) (*User, error) {
 		if u, err = tx.GetUser(ctx, t.UserID); err != nil {
 			return err
 		}
+		// Verification proves the address, nothing more: a pending user stays pending until
+		// an administrator approves them.
 		u.EmailVerified = true
-		if u.Status == StatusPending && !s.cfg.RequireApproval {
-			u.Status = StatusActive
-		}
 		u.Updated = s.now()
 		return tx.UpdateUser(ctx, u)
 	})
@@ -132,8 +166,9 @@ func (s *service) Approve(ctx context.Context, userID string) (*User, error) {
 	var u *User
 	changed := false
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		changed = false
 		var err error
-		if u, err = tx.GetUser(ctx, userID); err != nil {
+		if u, err = lookup(ctx, tx, ActionApprove, userID); err != nil {
 			return err
 		}
 		switch u.Status {
@@ -151,7 +186,7 @@ func (s *service) Approve(ctx context.Context, userID string) (*User, error) {
 		return nil, s.storeErr(ctx, "approve user", err)
 	}
 	if changed {
-		s.emit(Event{Type: EventApproved, UserID: u.ID})
+		s.emit(Event{Type: EventApproved, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	}
 	return u, nil
 }

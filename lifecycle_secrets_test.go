@@ -62,12 +62,13 @@ func TestNoSecretLeaksLifecycle(t *testing.T) {
 	r.secret(k.Key)
 	_, err = h.svc.Authenticate(ctx, k.Key)
 	require.NoError(t, err)
-	_ = r.err(h.svc.SignOut(ctx, k.Key))
 	rotated, err := h.svc.RotateAPIKey(ctx, u.ID, k.ID)
 	require.NoError(t, err)
 	r.secret(rotated.Key)
 	_ = r.err(firstErr(h.svc.Authenticate(ctx, k.Key)))
 	_ = r.err(firstErr(h.svc.CreateAPIKey(ctx, u.ID, users.NewAPIKey{Name: "ci"})))
+	_ = r.err(h.svc.SignOut(ctx, rotated.Key))
+	_ = r.err(h.svc.SignOut(ctx, rotated.Key))
 
 	// Import: a bcrypt hash upgraded at sign-in, rejected hashes, an unusable stored hash.
 	legacyPw := r.secret("legacy Secret password 4")

@@ -43,11 +43,14 @@ func TestRegister(t *testing.T) {
 			name      string
 			configure []func(*users.Config)
 			want      users.Status
+			signsIn   bool
 		}{
-			{"no requirement", nil, users.StatusActive},
-			{"verified e-mail required", []func(*users.Config){requireVerifiedEmail}, users.StatusPending},
-			{"approval required", []func(*users.Config){requireApproval}, users.StatusPending},
-			{"both required", []func(*users.Config){requireVerifiedEmail, requireApproval}, users.StatusPending},
+			{"no requirement", nil, users.StatusActive, true},
+			// Pending means awaiting an administrator: a user who must only verify is active,
+			// and kept from signing in by the unverified address.
+			{"verified e-mail required", []func(*users.Config){requireVerifiedEmail}, users.StatusActive, false},
+			{"approval required", []func(*users.Config){requireApproval}, users.StatusPending, false},
+			{"both required", []func(*users.Config){requireVerifiedEmail, requireApproval}, users.StatusPending, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +71,7 @@ func TestRegister(t *testing.T) {
 				assert.Equal(t, 1, h.events.count(users.EventRegistered))
 				assert.Equal(t, 1, h.events.count(users.EventUserCreated))
 				_, err = h.svc.SignIn(ctx, alice, alicePassword)
-				if tt.want == users.StatusActive {
+				if tt.signsIn {
 					assert.NoError(t, err, "an active user signs in before verifying")
 				} else {
 					assert.ErrorIs(t, err, users.ErrForbidden)
@@ -221,7 +224,7 @@ func TestResendVerification(t *testing.T) {
 func TestVerifyEmail(t *testing.T) {
 	ctx := context.Background()
 
-	t.Run("activates a pending user, once", func(t *testing.T) {
+	t.Run("verifies the address, once, and lets the user sign in", func(t *testing.T) {
 		h := newHarness(t, requireVerifiedEmail)
 		code := h.register(t, users.Registration{Username: alice, Password: alicePassword}, alice)
 		h.clock.Advance(time.Minute)
@@ -253,6 +256,30 @@ func TestVerifyEmail(t *testing.T) {
 		_, err = h.svc.Approve(ctx, u.ID)
 		require.NoError(t, err)
 		h.signIn(t, alice, alicePassword)
+	})
+
+	t.Run("a user an administrator left pending stays pending", func(t *testing.T) {
+		for _, st := range stores {
+			t.Run(st.name, func(t *testing.T) {
+				h := newHarness(t, requireVerifiedEmail)
+				svc, err := users.New(st.open(t), h.cfg)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = svc.Close() })
+				u, err := svc.Create(ctx, users.NewUser{Username: alice, Password: alicePassword, Status: users.StatusPending})
+				require.NoError(t, err)
+				require.NoError(t, svc.ResendVerification(ctx, alice))
+				code := h.mail.waitFor(t, alice, users.MailVerifyEmail, 1).Code
+				got, err := svc.VerifyEmail(ctx, code)
+				require.NoError(t, err)
+				assert.True(t, got.EmailVerified)
+				assert.Equal(t, users.StatusPending, got.Status, "verification is not approval")
+				_, err = svc.SignIn(ctx, alice, alicePassword)
+				assertCode(t, err, users.CodeForbidden, "status")
+				got, err = svc.Approve(ctx, u.ID)
+				require.NoError(t, err)
+				assert.Equal(t, users.StatusActive, got.Status)
+			})
+		}
 	})
 
 	t.Run("expires after VerifyCodeTTL", func(t *testing.T) {
@@ -300,7 +327,9 @@ func TestVerifyEmail(t *testing.T) {
 		got, err := h.svc.Get(ctx, u.ID)
 		require.NoError(t, err)
 		assert.False(t, got.EmailVerified)
-		assert.Equal(t, users.StatusPending, got.Status)
+		assert.Equal(t, users.StatusActive, got.Status)
+		_, err = h.svc.SignIn(ctx, alice, alicePassword)
+		assert.ErrorIs(t, err, users.ErrForbidden, "unverified: no session")
 	})
 }
 

@@ -172,6 +172,15 @@ var commonPasswords = func() map[string]bool {
 }()
 
 func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
+	a := actorOf(ctx)
+	if a != nil {
+		switch {
+		case c.UserID == "" || c.UserID != a.User.ID:
+			return ErrForbidden // an actor changes only their own password
+		case !a.IsSession():
+			return ErrSessionRequired
+		}
+	}
 	var u *User
 	var key Digest
 	if c.UserID != "" {
@@ -216,7 +225,13 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if err := s.cfg.Passwords.Check(c.NewPassword, u.Username, u.Email); err != nil {
 		return err
 	}
-	if err := s.setPassword(ctx, u.ID, c.NewPassword, c.KeepToken); err != nil {
+	set := passwordSet{userID: u.ID, password: c.NewPassword, proven: hash}
+	if a != nil {
+		set.keep = a.digest
+	} else if wellFormed(c.KeepToken) {
+		set.keep = DigestOf(c.KeepToken)
+	}
+	if err := s.setPassword(ctx, set); err != nil {
 		return err
 	}
 	s.emit(Event{Type: EventPasswordChanged, UserID: u.ID})
@@ -224,7 +239,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 }
 
 func (s *service) SetPassword(ctx context.Context, userID, password string) error {
-	u, err := s.store.GetUser(ctx, userID)
+	u, err := lookup(ctx, s.store, ActionSetPassword, userID)
 	if err != nil {
 		return s.storeErr(ctx, "get user", err)
 	}
@@ -237,7 +252,7 @@ func (s *service) SetPasswordByEmail(ctx context.Context, email, password string
 		return err
 	}
 	u, err := s.store.GetUserByEmail(ctx, email)
-	if err != nil {
+	if u, err = authorizeFound(ctx, ActionSetPassword, u, err); err != nil {
 		return s.storeErr(ctx, "get user by email", err)
 	}
 	return s.adminSetPassword(ctx, u, password)
@@ -247,15 +262,15 @@ func (s *service) adminSetPassword(ctx context.Context, u *User, password string
 	if err := s.cfg.Passwords.Check(password, u.Username, u.Email); err != nil {
 		return err
 	}
-	if err := s.setPassword(ctx, u.ID, password, ""); err != nil {
+	if err := s.setPassword(ctx, passwordSet{userID: u.ID, password: password, action: ActionSetPassword}); err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return nil
 }
 
 func (s *service) GeneratePassword(ctx context.Context, userID string) (string, error) {
-	u, err := s.store.GetUser(ctx, userID)
+	u, err := lookup(ctx, s.store, ActionSetPassword, userID)
 	if err != nil {
 		return "", s.storeErr(ctx, "get user", err)
 	}
@@ -269,10 +284,11 @@ func (s *service) GeneratePassword(ctx context.Context, userID string) (string, 
 	if err != nil {
 		return "", internal(errors.New("users: no generated password passes the password policy"))
 	}
-	if err := s.setPasswordWith(ctx, u.ID, password, "", true, nil); err != nil {
+	set := passwordSet{userID: u.ID, password: password, action: ActionSetPassword, mustChange: true}
+	if err := s.setPassword(ctx, set); err != nil {
 		return "", err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return password, nil
 }
 
@@ -308,47 +324,71 @@ func generatePassword() string {
 	return string(out[:])
 }
 
-// setPassword hashes password, stores it on the user, clears MustChangePassword, revokes the
-// user's sessions (but keepToken) and codes, clears the sign-in throttle and mails the user
-// that their password changed. The policy has been checked.
-func (s *service) setPassword(ctx context.Context, userID, password, keepToken string) error {
-	return s.setPasswordWith(ctx, userID, password, keepToken, false, nil)
+// passwordSet is a change of a user's password, made in one transaction by setPassword. The
+// password policy has been checked.
+type passwordSet struct {
+	userID   string
+	password string
+	// action, when set, is what the actor of the call must be allowed to do to the user as
+	// read in the transaction.
+	action Action
+	// proven, when set, is the hash the user's current password was proven against: the
+	// change fails with ErrWrongPassword if it changed meanwhile.
+	proven string
+	// keep is the digest of the session that stays: the caller's own, for a user changing
+	// their password.
+	keep Digest
+	// mustChange sets MustChangePassword (a generated password); no mail is then sent:
+	// whoever generated the password tells the user.
+	mustChange bool
+	// first, when set, is done first in the transaction (such as consuming a reset code).
+	first func(ctx context.Context, tx Store) error
 }
 
-// setPasswordWith is setPassword that sets MustChangePassword to mustChange (and then sends
-// no mail: whoever generated the password tells the user), with extra work (such as
-// consuming a reset code) done in the same transaction, first.
-func (s *service) setPasswordWith(ctx context.Context, userID, password, keepToken string, mustChange bool, first func(ctx context.Context, tx Store) error) error {
-	hash, err := s.hash(ctx, password)
+// setPassword hashes the password of set, and stores it on the user in a transaction that
+// also clears or sets MustChangePassword and revokes every session (but set.keep), code and
+// API key of the user. Then it clears the sign-in throttle and mails the user that their
+// password changed.
+func (s *service) setPassword(ctx context.Context, set passwordSet) error {
+	hash, err := s.hash(ctx, set.password)
 	if err != nil {
 		return err
 	}
 	var user *User
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		if first != nil {
-			if err := first(ctx, tx); err != nil {
+		if set.first != nil {
+			if err := set.first(ctx, tx); err != nil {
 				return err
 			}
 		}
-		u, err := tx.GetUser(ctx, userID)
+		var u *User
+		var err error
+		if set.action != "" {
+			u, err = lookup(ctx, tx, set.action, set.userID)
+		} else {
+			u, err = tx.GetUser(ctx, set.userID)
+		}
 		if err != nil {
 			return err
 		}
+		if set.proven != "" && u.PasswordHash != set.proven {
+			return ErrWrongPassword // changed since it was proven: prove the new one
+		}
 		u.PasswordHash = hash
-		u.MustChangePassword = mustChange
+		u.MustChangePassword = set.mustChange
 		u.Updated = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
 		user = u
-		return revokeSessionsAndCodes.apply(ctx, tx, userID, keepToken)
+		return revokeAll.apply(ctx, tx, u.ID, set.keep)
 	})
 	if err != nil {
 		return s.storeErr(ctx, "set password", err)
 	}
 	s.throttle.reset(throttleKey(user.Username))
-	s.emit(Event{Type: EventSessionsRevoked, UserID: userID})
-	if !mustChange {
+	s.emit(Event{Type: EventSessionsRevoked, UserID: user.ID, ActorID: actorID(ctx, user.ID)})
+	if !set.mustChange {
 		s.mailNotice(user, MailPasswordChanged)
 	}
 	return nil
@@ -371,6 +411,9 @@ const (
 	MailVerifyEmail         MailKind = "verify-email"         // carries a verification code for VerifyEmail
 	MailPasswordChanged     MailKind = "password-changed"     // tells the user their password changed; no code
 	MailRegistrationAttempt MailKind = "registration-attempt" // someone tried to register with the user's address; no code
+	MailEmailChanged        MailKind = "email-changed"        // tells the old address that the account's address changed; no code
+	MailUsernameChanged     MailKind = "username-changed"     // tells the user their username changed; no code
+	MailAPIKeyCreated       MailKind = "apikey-created"       // an administrator created an API key for the user (KeyName); no code
 )
 
 // Mail is a message for a user. Code is a secret: Mail's String and LogValue leave it out.
@@ -381,6 +424,7 @@ type Mail struct {
 	Name    string // the user's name, possibly empty
 	Code    string // the single-use code, when the kind carries one
 	Expires time.Time
+	KeyName string // the name of the API key, for MailAPIKeyCreated
 }
 
 // String describes the mail without its code.
@@ -415,37 +459,57 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 // one who may reset their password, voiding earlier codes, and mails it.
 func (s *service) mailResetCode(ctx context.Context, email string) {
 	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) || (err == nil && (u.Status != StatusActive || u.PasswordResetDisallowed)) {
+	if errors.Is(err, ErrNotFound) {
 		return
 	}
 	if err != nil {
 		_ = s.storeErr(ctx, "get user by email", err)
 		return
 	}
-	if s.mailCode(ctx, u, TokenReset, MailPasswordReset, s.cfg.ResetCodeTTL) {
+	mayReset := func(u *User) bool { return u.Status == StatusActive && !u.PasswordResetDisallowed }
+	if s.mailCode(ctx, u, TokenReset, MailPasswordReset, s.cfg.ResetCodeTTL, mayReset) {
 		s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
 	}
 }
 
 // mailCode issues u a single-use code of the kind, voiding their earlier codes of that kind
-// (one outstanding code at a time), and mails it to them as a mail of mailKind. It reports
+// (one outstanding code at a time), and mails it to them as a mail of mailKind. The user is
+// read again in the transaction that issues the code, which issues none unless eligible
+// holds for them there, so that no code outlives a change that revokes codes. It reports
 // whether the code was issued; failures are logged, without the code.
-func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKind MailKind, ttl time.Duration) bool {
+func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKind MailKind, ttl time.Duration, eligible func(*User) bool) bool {
 	var code string
 	var exp time.Time
+	var to *User
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		to = nil
+		cur, err := tx.GetUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !eligible(cur) || Fold(cur.Email) != Fold(u.Email) {
+			return nil // changed meanwhile: no longer theirs to have
+		}
 		if _, err := tx.DeleteUserTokens(ctx, u.ID, kind); err != nil {
 			return err
 		}
-		var err error
-		code, exp, err = s.issueToken(ctx, tx, kind, u.ID, ttl)
-		return err
+		if code, exp, err = s.issueToken(ctx, tx, kind, u.ID, ttl); err != nil {
+			return err
+		}
+		to = cur
+		return nil
 	})
+	if errors.Is(err, ErrNotFound) {
+		return false // deleted meanwhile
+	}
 	if err != nil {
 		_ = s.storeErr(ctx, "put "+string(kind)+" code", err)
 		return false
 	}
-	s.send(ctx, Mail{Kind: mailKind, To: u.Email, UserID: u.ID, Name: u.Name, Code: code, Expires: exp})
+	if to == nil {
+		return false
+	}
+	s.send(ctx, Mail{Kind: mailKind, To: to.Email, UserID: to.ID, Name: to.Name, Code: code, Expires: exp})
 	return true
 }
 
@@ -520,13 +584,13 @@ func (s *service) ResetPassword(ctx context.Context, code, password string) erro
 	if err := s.cfg.Passwords.Check(password, u.Username, u.Email); err != nil {
 		return err
 	}
-	err = s.setPasswordWith(ctx, u.ID, password, "", false, func(ctx context.Context, tx Store) error {
-		_, err := tx.ConsumeToken(ctx, digest, TokenReset, s.cfg.Now())
-		if errors.Is(err, ErrNotFound) {
+	err = s.setPassword(ctx, passwordSet{userID: u.ID, password: password, first: func(ctx context.Context, tx Store) error {
+		t, err := tx.ConsumeToken(ctx, digest, TokenReset, s.cfg.Now())
+		if errors.Is(err, ErrNotFound) || (err == nil && t.UserID != u.ID) {
 			return errBadCode
 		}
 		return err
-	})
+	}})
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,8 @@ const (
 	ActionDelete         Action = "delete"          // delete, poll and cancel the deletion
 	ActionSetPassword    Action = "set-password"    // set or generate the password without the current one
 	ActionRevokeSessions Action = "revoke-sessions" // sign the user out everywhere, and revoke their API keys
-	ActionManageKeys     Action = "manage-keys"     // list, create, rotate and delete the user's API keys
+	ActionManageKeys     Action = "manage-keys"     // list and revoke the user's API keys
+	ActionCreateKey      Action = "create-key"      // create or rotate an API key of the user: mint a credential
 	ActionSetImage       Action = "set-image"       // replace or remove the user's profile image
 	ActionImport         Action = "import"          // import users with their hashes (target is nil)
 	ActionExport         Action = "export"          // export every user with their hash (target is nil)
@@ -51,14 +52,21 @@ var errHidden = &Error{Code: CodeNotFound, Message: "user not found"}
 // organization administrator and target belongs to another organization.
 //
 //   - An administrator may do everything.
-//   - A user may read their own profile, sign themself out everywhere, manage their own API
-//     keys and image, and update what AuthorizeUpdate allows.
+//   - A user may read their own profile, sign themself out everywhere, create, rotate, list
+//     and revoke their own API keys, manage their image, and update what AuthorizeUpdate
+//     allows.
 //   - A user holding read on ResourceUsers may also list and read every user; one holding
 //     write may also create, update, approve, delete, set passwords and revoke sessions,
 //     keys and images of users who hold no role or permission that they do not hold.
 //   - An organization administrator (RoleOrgAdmin with an OrgID) may do what write on
 //     ResourceUsers allows, within their organization only.
+//   - An API key is a credential of its owner: only they and an administrator may mint one
+//     (ActionCreateKey); a delegated administrator may list and revoke keys, never mint them.
 //   - Importing and exporting are for administrators only.
+//
+// Authorize decides on roles and permissions only. What needs a session rather than an API
+// key, and what a user who must change their password may do, the Service decides for the
+// actor of a call (see WithActor).
 //
 // It is a pure function, safe for concurrent use.
 func Authorize(actor *User, action Action, target *User) error {
@@ -71,8 +79,16 @@ func Authorize(actor *User, action Action, target *User) error {
 		return ErrForbidden
 	case target != nil && target.ID == actor.ID && action != ActionCreate:
 		switch action {
-		case ActionRead, ActionRevokeSessions, ActionUpdate, ActionManageKeys, ActionSetImage:
+		case ActionRead, ActionRevokeSessions, ActionUpdate, ActionManageKeys, ActionCreateKey, ActionSetImage:
 			return nil
+		}
+		return ErrForbidden
+	case action == ActionCreateKey:
+		// Only the owner and an administrator mint keys. Whom a delegated administrator may
+		// not manage at all, or does not know of (a nil target), gets the answer of managing
+		// keys, so that a hidden or unknown user stays so.
+		if err := Authorize(actor, ActionManageKeys, target); err != nil || target == nil {
+			return err
 		}
 		return ErrForbidden
 	}

@@ -16,8 +16,16 @@ import (
 )
 
 // Service is the user-management API. Every business rule lives behind it: normalisation,
-// validation, hashing, tokens, throttling, revocation and deletion. It trusts its caller:
-// deciding whether a caller may act on a user is the job of Authorize and AuthorizeUpdate.
+// validation, hashing, tokens, throttling, revocation, deletion, and who may do what.
+//
+// A call whose context carries an actor (see WithActor; the HTTP adapter sets one on every
+// authenticated request) is decided for that actor by the policy (Authorize, AuthorizeUpdate)
+// against the target as it is read in the transaction that changes it, so that a concurrent
+// change of the target cannot slip between the check and the write; it fails with
+// ErrForbidden, ErrNotFound (for a user hidden from the actor), ErrSessionRequired (an API key
+// doing what needs a session) or ErrPasswordChangeRequired (a user who must change their
+// password doing anything but reading themself and changing it). A call without an actor
+// comes from trusted code and is not restricted.
 //
 // Errors are *Error values matching the sentinels with errors.Is; their messages never
 // contain a secret. An implementation is safe for concurrent use.
@@ -28,20 +36,24 @@ type Service interface {
 	Create(ctx context.Context, in NewUser) (*User, error)
 	// NewSession issues a bearer token for the user without asking for a password (as after
 	// Create). Returns ErrNotFound for an unknown user, and for one who may not sign in (not
-	// active, or unverified under Config.RequireVerifiedEmail) the ErrForbidden of SignIn.
+	// active, or unverified under Config.RequireVerifiedEmail) the ErrForbidden of SignIn. An
+	// actor may ask only for themself, or be an administrator with a session.
 	NewSession(ctx context.Context, userID string) (*Session, error)
 	// SignIn checks the username and password and issues a bearer token. An unknown username,
 	// a user without a password and a wrong password all return the same ErrUnauthorized after
 	// the same work. After too many failures for one username it returns ErrThrottled with
 	// RetryAfter set, whether or not the account exists. A correct password for a user who is
-	// not active returns ErrForbidden.
+	// not active returns ErrForbidden. The session is issued in the transaction that reads
+	// the user again: a sign-in whose password check raced a change of password, a disabling
+	// or a deletion fails with ErrUnauthorized rather than outlive it.
 	SignIn(ctx context.Context, username, password string) (*Session, error)
-	// Authenticate returns the active user a bearer token (or API key) belongs to. Returns
-	// ErrUnauthorized for a malformed, unknown, expired or revoked token, or a user who is no
-	// longer active or, under Config.RequireVerifiedEmail, no longer verified (after a change
-	// of e-mail address, say).
-	Authenticate(ctx context.Context, token string) (*User, error)
-	// SignOut revokes one bearer token. Returns ErrUnauthorized when it is not a live token.
+	// Authenticate returns who a bearer token or API key belongs to, and which of the two it
+	// is. Returns ErrUnauthorized for a malformed, unknown, expired or revoked token, or a
+	// user who is no longer active or, under Config.RequireVerifiedEmail, no longer verified
+	// (after a change of e-mail address, say).
+	Authenticate(ctx context.Context, token string) (*Principal, error)
+	// SignOut revokes one bearer token, or the API key it is given: a key signed out with is
+	// deleted. Returns ErrUnauthorized when it is not a live token.
 	SignOut(ctx context.Context, token string) error
 	// RevokeSessions revokes every session of the user. Returns ErrNotFound for an unknown user.
 	RevokeSessions(ctx context.Context, userID string) error
@@ -62,25 +74,37 @@ type Service interface {
 	// Count returns how many users q's conditions select. Returns ErrInvalid for a bad query.
 	Count(ctx context.Context, q Query) (int, error)
 	// Update applies the fields p sets and leaves the rest. A password in p is checked against
-	// the policy, hashed, and revokes the user's sessions and codes; a change of status to
-	// other than active revokes every session, code and API key of the user; a new e-mail
-	// address voids the verification codes, and disallowing password resets the reset codes.
+	// the password policy and hashed. What a change revokes: a new password, or a status
+	// other than active, every session, code and API key of the user (a user changing their
+	// own password keeps the session they act with); a change of scope, permissions or
+	// organization, the user's API keys (a key never gains power it did not have when it was
+	// made); a new e-mail address, the codes mailed to the old one. A new e-mail address or
+	// username is told to the old address by mail.
+	//
+	// An actor changing their own username, e-mail address or password must prove their
+	// current password in p.CurrentPassword (ErrWrongPassword otherwise, throttled as sign-in
+	// is; ErrForbidden naming "currentPassword" for a user who has none yet), and any actor
+	// changing those needs a session. The last active administrator cannot be disabled or
+	// lose the admin role: ErrConflict.
+	//
 	// Returns ErrNotFound, ErrInvalid naming the field, or ErrConflict for a taken username or
 	// e-mail, for p.Version not matching, or while the user is being deleted.
 	Update(ctx context.Context, id string, p Update) (*User, error)
 
 	// ChangePassword sets a new password after checking the current one, clears
-	// MustChangePassword, and revokes every session and outstanding code of the user except
-	// the session c.KeepToken. The user is c.UserID or, when that is empty, the user with the
-	// address c.Email: that form proves nothing but the password, so an unknown address
-	// answers ErrWrongPassword after the same work as a wrong password, and a user who is not
-	// active gets the ErrForbidden of SignIn. Returns ErrWrongPassword for a wrong current
-	// password, ErrInvalid for a new password the policy refuses, ErrThrottled after repeated
-	// failures, ErrNotFound for an unknown c.UserID.
+	// MustChangePassword, and revokes every session, outstanding code and API key of the
+	// user except the session c.KeepToken (or the actor's own session). The user is c.UserID
+	// or, when that is empty, the user with the address c.Email: that form proves nothing but
+	// the password, so an unknown address answers ErrWrongPassword after the same work as a
+	// wrong password, and a user who is not active gets the ErrForbidden of SignIn. An actor
+	// may change only their own password, with a session. Returns ErrWrongPassword for a wrong
+	// current password (or one changed while it was checked), ErrInvalid for a new password
+	// the policy refuses, ErrThrottled after repeated failures, ErrNotFound for an unknown
+	// c.UserID.
 	ChangePassword(ctx context.Context, c PasswordChange) error
 	// SetPassword sets the user's password without the current one (an administrator's
-	// reset), clears MustChangePassword, and revokes the user's sessions and codes. Returns
-	// ErrNotFound or ErrInvalid.
+	// reset), clears MustChangePassword, and revokes every session, code and API key of the
+	// user. Returns ErrNotFound or ErrInvalid.
 	SetPassword(ctx context.Context, userID, password string) error
 	// GeneratePassword sets a strong generated password for the user, as SetPassword does,
 	// marks them MustChangePassword, and returns the password: the only time it is shown.
@@ -96,29 +120,35 @@ type Service interface {
 	// the mail happen in the background; Close waits for them.
 	ForgotPassword(ctx context.Context, email string) error
 	// ResetPassword sets a new password with a code from ForgotPassword, consuming the code,
-	// and revokes the user's sessions and other codes. Returns ErrInvalid (field "code") for
-	// an unknown, used or expired code and ErrInvalid (field "password") for a password the
-	// policy refuses, in which case the code stays usable.
+	// and revokes every session, other code and API key of the user. Returns ErrInvalid
+	// (field "code") for an unknown, used or expired code and ErrInvalid (field "password")
+	// for a password the policy refuses, in which case the code stays usable.
 	ResetPassword(ctx context.Context, code, password string) error
 
 	// Register signs up a user who must prove their e-mail address: it creates the user,
-	// pending when Config.RequireVerifiedEmail or Config.RequireApproval is set and active
-	// otherwise, with EmailVerified false, and mails them a single-use verification code
-	// (valid Config.VerifyCodeTTL) for VerifyEmail. When the username or e-mail is taken it
-	// creates nothing and mails the owner of the address that someone tried to register
-	// with it. It answers the same, in the same time, either way: nil, or ErrInvalid for
-	// input that is malformed or a password the policy refuses, or ErrInternal when no Mailer
-	// is configured. The look-up, the user and the mail happen in the background; Close
-	// waits for them.
+	// pending when Config.RequireApproval is set and active otherwise, with EmailVerified
+	// false, and mails them a single-use verification code (valid Config.VerifyCodeTTL) for
+	// VerifyEmail. When the username or e-mail is taken it creates nothing and mails the
+	// owner of the address that someone tried to register with it. It answers the same, in
+	// the same time, either way: nil, or ErrInvalid for input that is malformed or a password
+	// the policy refuses, or ErrInternal when no Mailer is configured. The look-up, the user
+	// and the mail happen in the background; Close waits for them.
 	Register(ctx context.Context, r Registration) error
+	// SignUp is the open sign-up of Appmixer's API: it creates an active user and returns a
+	// session at once, unless Config.RequireVerifiedEmail or Config.RequireApproval is set,
+	// in which case it registers the user exactly as Register does and returns a nil Session
+	// (and a nil error). Unlike Register, a taken username or e-mail is ErrConflict when it
+	// creates the user: this form tells anyone which addresses have accounts, so offer it
+	// only by choice. Returns ErrInvalid as Register does.
+	SignUp(ctx context.Context, r Registration) (*Session, error)
 	// ResendVerification mails a new verification code, voiding earlier ones, to the user
 	// with this e-mail address when there is one whose address is unverified and who is not
 	// disabled. It answers as ForgotPassword does, whether or not there is.
 	ResendVerification(ctx context.Context, email string) error
-	// VerifyEmail consumes a code from Register or ResendVerification, marks the user's
-	// e-mail verified and, when the user is pending and Config.RequireApproval is not set,
-	// makes them active. Returns the user, or ErrInvalid (field "code") for an unknown, used
-	// or expired code.
+	// VerifyEmail consumes a code from Register or ResendVerification and marks the user's
+	// e-mail verified. It never changes the status: a pending user stays pending until
+	// Approve or an update of the status. Returns the user, or ErrInvalid (field "code") for
+	// an unknown, used or expired code.
 	VerifyEmail(ctx context.Context, code string) (*User, error)
 	// Approve makes a pending user active. Approving an active user changes nothing and
 	// returns them. Returns ErrNotFound, or ErrConflict for a disabled user (enable them with
@@ -127,17 +157,21 @@ type Service interface {
 
 	// CreateAPIKey issues a named API key for the user. The key, in the result's Key, is
 	// shown this once: only its digest is stored. It authenticates as a bearer token does
-	// (see Authenticate) until it expires, is deleted or rotated, or the user is disabled.
-	// Returns ErrNotFound for an unknown user, ErrInvalid for a bad name or an expiry not in
-	// the future, and ErrConflict for a name the user already has, a user with
-	// Config.MaxAPIKeys keys, or a disabled user.
+	// (see Authenticate) until it expires, is deleted or rotated, or its user's password,
+	// status, scope, permissions or organization changes. An actor mints keys only for
+	// themself, with a session; an administrator may mint one for another user, who is then
+	// mailed about it, and the key records who made it (APIKey.CreatedBy). Returns
+	// ErrNotFound for an unknown user, ErrInvalid for a bad name or an expiry not in the
+	// future, and ErrConflict for a name the user already has, a user with Config.MaxAPIKeys
+	// keys, or a disabled user.
 	CreateAPIKey(ctx context.Context, userID string, in NewAPIKey) (*APIKey, error)
 	// APIKeys lists the user's API keys, oldest first, without their keys. Returns ErrNotFound
 	// for an unknown user.
 	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
 	// RotateAPIKey replaces the key of the user's API key keyID by a new one, keeping its ID,
-	// name and expiry, and returns it with the new key shown this once. Returns ErrNotFound, or
-	// ErrConflict (field "expires") for a key that has expired.
+	// name and expiry, and returns it with the new key shown this once. Rotating mints a key:
+	// the rules of CreateAPIKey apply. Returns ErrNotFound, or ErrConflict (field "expires")
+	// for a key that has expired.
 	RotateAPIKey(ctx context.Context, userID, keyID string) (*APIKey, error)
 	// DeleteAPIKey revokes the user's API key keyID. Returns ErrNotFound.
 	DeleteAPIKey(ctx context.Context, userID, keyID string) error
@@ -169,7 +203,8 @@ type Service interface {
 	// Delete starts deleting the user and returns the ticket at once. In the same transaction
 	// the user is disabled and every token, code and API key of theirs revoked, so from then on
 	// they can neither sign in nor authenticate. A worker runs the deletion steps (see Config).
-	// Deleting a user already being deleted returns the ticket in progress. Returns ErrNotFound.
+	// Deleting a user already being deleted returns the ticket in progress. Returns
+	// ErrNotFound, or ErrConflict for the last active administrator.
 	Delete(ctx context.Context, userID string) (*Ticket, error)
 	// Ticket returns a deletion ticket, or ErrNotFound.
 	Ticket(ctx context.Context, ticketID string) (*Ticket, error)
@@ -206,6 +241,8 @@ type NewUser struct {
 // Update is a patch for Service.Update: a nil field is left as it is. Metadata replaces the
 // whole object. Version, when set, must equal the user's current version (optimistic
 // concurrency); without it, concurrent updates are applied one after the other.
+// CurrentPassword is not a field of the user: it proves the actor's password when they change
+// their own username, e-mail address or password.
 type Update struct {
 	Username                 *string
 	Email                    *string
@@ -222,6 +259,7 @@ type Update struct {
 	Permissions              *map[string]Permission // replaces the whole object
 	PasswordResetAllowed     *bool
 	Version                  *int64
+	CurrentPassword          string
 }
 
 // PasswordChange is the input of Service.ChangePassword.
@@ -241,13 +279,14 @@ type Session struct {
 	Expires time.Time `json:"expires"`
 }
 
-// Registration is the input of Service.Register. Username and Email default to each other;
-// one of them is required.
+// Registration is the input of Service.Register and Service.SignUp. Username and Email
+// default to each other; one of them is required.
 type Registration struct {
 	Username string
 	Email    string
 	Name     string
 	Password string
+	Metadata map[string]any
 }
 
 // NewAPIKey is the input of Service.CreateAPIKey.
@@ -266,6 +305,9 @@ type APIKey struct {
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires,omitzero"`
 	LastUsed time.Time `json:"lastUsed,omitzero"` // to the minute
+	// CreatedBy is the ID of the administrator who created the key for its owner; empty
+	// when the owner did.
+	CreatedBy string `json:"createdBy,omitempty"`
 }
 
 // ImportStatus is the outcome of importing one user.
@@ -301,11 +343,11 @@ type Config struct {
 	Mailer Mailer
 
 	// RequireVerifiedEmail keeps a user whose e-mail address is not verified from signing
-	// in (they get ErrForbidden naming "emailVerified" after proving the password), and
-	// makes Register create pending users.
+	// in (they get ErrForbidden naming "emailVerified" after proving the password) and their
+	// tokens and API keys from authenticating, and makes SignUp register rather than create.
 	RequireVerifiedEmail bool
-	// RequireApproval makes Register create pending users who stay pending, verified or
-	// not, until Approve.
+	// RequireApproval makes Register and SignUp create pending users who stay pending,
+	// verified or not, until Approve.
 	RequireApproval bool
 	// VerifyCodeTTL is the lifetime of an e-mail verification code; default 24 hours.
 	VerifyCodeTTL time.Duration
@@ -369,6 +411,7 @@ type Event struct {
 	Time     time.Time
 	UserID   string // empty when there is no such user (e.g. a failed sign-in for no account)
 	Username string // the account's username, for sign-in events of an existing account
+	ActorID  string // who acted, when the call carried an actor other than the user (see WithActor)
 	TicketID string // for deletion events
 	Step     string // for deletion step events
 }
@@ -386,6 +429,8 @@ const (
 	EventPasswordChanged   EventType = "password.changed"
 	EventPasswordReset     EventType = "password.reset"
 	EventPasswordForgot    EventType = "password.forgot"
+	EventEmailChanged      EventType = "user.email-changed"
+	EventUsernameChanged   EventType = "user.username-changed"
 	EventSessionsRevoked   EventType = "sessions.revoked"
 	EventRegistered        EventType = "user.registered"
 	EventEmailVerified     EventType = "user.email-verified"
@@ -574,7 +619,21 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 		Created:                  now,
 		Updated:                  now,
 	}
+	if p := actorOf(ctx); p != nil {
+		if err := authorize(ctx, ActionCreate, nil); err != nil {
+			return nil, err
+		}
+		// An organization administrator's users are in their organization unless they say.
+		if org, limited := ListOrg(p.User); limited && strings.TrimSpace(u.OrgID) == "" {
+			u.OrgID = org
+		}
+	}
 	if err := u.Normalize(); err != nil {
+		return nil, err
+	}
+	// The policy decides on the user as it would be created: no role, permission or
+	// organization the actor could not grant.
+	if err := authorize(ctx, ActionCreate, u); err != nil {
 		return nil, err
 	}
 	if in.Password != "" {
@@ -590,12 +649,21 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, s.storeErr(ctx, "create user", err)
 	}
-	s.emit(Event{Type: EventUserCreated, UserID: u.ID, Time: now})
+	s.emit(Event{Type: EventUserCreated, UserID: u.ID, ActorID: actorID(ctx, u.ID), Time: now})
 	return u, nil
 }
 
+// actorID returns the ID of the actor of ctx when there is one other than the user userID,
+// for events.
+func actorID(ctx context.Context, userID string) string {
+	if p := actorOf(ctx); p != nil && p.User.ID != userID {
+		return p.User.ID
+	}
+	return ""
+}
+
 func (s *service) Get(ctx context.Context, id string) (*User, error) {
-	u, err := s.store.GetUser(ctx, id)
+	u, err := lookup(ctx, s.store, ActionRead, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, "get user", err)
 	}
@@ -608,7 +676,7 @@ func (s *service) GetByEmail(ctx context.Context, email string) (*User, error) {
 		return nil, err
 	}
 	u, err := s.store.GetUserByEmail(ctx, email)
-	if err != nil {
+	if u, err = authorizeFound(ctx, ActionRead, u, err); err != nil {
 		return nil, s.storeErr(ctx, "get user by email", err)
 	}
 	return u, nil
@@ -616,14 +684,34 @@ func (s *service) GetByEmail(ctx context.Context, email string) (*User, error) {
 
 func (s *service) GetByUsername(ctx context.Context, username string) (*User, error) {
 	u, err := s.store.GetUserByUsername(ctx, username)
-	if err != nil {
+	if u, err = authorizeFound(ctx, ActionRead, u, err); err != nil {
 		return nil, s.storeErr(ctx, "get user by username", err)
 	}
 	return u, nil
 }
 
+// listQuery normalizes q and limits it to what the actor of ctx may list: an organization
+// administrator's queries get the condition orgId eq <their organization>, ANDed. Query has no
+// nesting, so a query of several conditions joined by OR cannot be so limited: it is
+// ErrInvalid naming "or" for such an actor.
+func listQuery(ctx context.Context, q Query) (Query, error) {
+	if p := actorOf(ctx); p != nil {
+		if err := authorize(ctx, ActionList, nil); err != nil {
+			return q, err
+		}
+		if org, limited := ListOrg(p.User); limited {
+			if q.Or && len(q.Conditions) > 1 {
+				return q, invalid("or", "OR is not available to an organization administrator, whose queries are limited to their organization")
+			}
+			q.Or = false
+			q.Conditions = append(slices.Clone(q.Conditions), Condition{Field: "orgId", Op: OpEq, Value: org})
+		}
+	}
+	return q.Normalize()
+}
+
 func (s *service) List(ctx context.Context, q Query) ([]*User, int, error) {
-	q, err := q.Normalize()
+	q, err := listQuery(ctx, q)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -643,7 +731,7 @@ func (s *service) List(ctx context.Context, q Query) ([]*User, int, error) {
 }
 
 func (s *service) Count(ctx context.Context, q Query) (int, error) {
-	q, err := q.Normalize()
+	q, err := listQuery(ctx, q)
 	if err != nil {
 		return 0, err
 	}
@@ -654,13 +742,31 @@ func (s *service) Count(ctx context.Context, q Query) (int, error) {
 	return n, nil
 }
 
+// errPasswordChanged is the answer to a change whose current password was proven against a
+// hash that changed before the change was made.
+var errPasswordChanged = conflict("currentPassword", "the password changed while it was being checked; try again")
+
+// errNoPasswordYet is the answer to a user without a password changing their username or
+// e-mail address: there is nothing to prove who they are.
+var errNoPasswordYet = &Error{Code: CodeForbidden, Field: "currentPassword", Message: "set a password before changing your username, e-mail address or password"}
+
+// errWrongCurrentPassword is ErrWrongPassword naming the field of Update.
+var errWrongCurrentPassword = &Error{Code: CodeInvalid, Field: "currentPassword", Message: ErrWrongPassword.Message, Cause: ErrWrongPassword}
+
+// changesSignIn reports whether the change of cur into u touches how the user signs in: their
+// username, e-mail address or password.
+func changesSignIn(cur, u *User, p *Update) bool {
+	return p.Password != nil || u.Username != cur.Username || u.Email != cur.Email
+}
+
 func (s *service) Update(ctx context.Context, id string, p Update) (*User, error) {
-	// Hash a new password before the transaction: hashing is slow, and a transaction may hold
-	// the store's write lock. The policy is checked here against the patched user, and again
-	// in the transaction in case the username or e-mail changed in between.
-	var hash string
-	if p.Password != nil {
-		cur, err := s.store.GetUser(ctx, id)
+	a := actorOf(ctx)
+	// The slow parts happen before the transaction, which may hold the store's write lock:
+	// proving the actor's current password, and hashing a new one. The policy is checked here
+	// and again in the transaction, on the user as it is there.
+	var hash, proven string
+	if p.Password != nil || (a != nil && (p.Username != nil || p.Email != nil)) {
+		cur, err := lookup(ctx, s.store, ActionUpdate, id)
 		if err != nil {
 			return nil, s.storeErr(ctx, "get user", err)
 		}
@@ -668,19 +774,39 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		if err != nil {
 			return nil, err
 		}
-		if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
-			return nil, err
+		if a != nil {
+			if err := AuthorizeUpdate(acting(a, cur), cur, p); err != nil {
+				return nil, err
+			}
+			if changesSignIn(cur, u, &p) {
+				if !a.IsSession() {
+					return nil, ErrSessionRequired
+				}
+				if a.User.ID == cur.ID {
+					if cur.PasswordHash == "" {
+						return nil, errNoPasswordYet
+					}
+					if err := s.proveOwnPassword(ctx, cur, p.CurrentPassword, errWrongCurrentPassword); err != nil {
+						return nil, err
+					}
+					proven = cur.PasswordHash
+				}
+			}
 		}
-		if hash, err = s.hash(ctx, *p.Password); err != nil {
-			return nil, err
+		if p.Password != nil {
+			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
+				return nil, err
+			}
+			if hash, err = s.hash(ctx, *p.Password); err != nil {
+				return nil, err
+			}
 		}
 	}
-	var u *User
-	revoke := revokeNone
+	var cur, u *User
+	var revoke revocation
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		revoke = revokeNone
-		cur, err := tx.GetUser(ctx, id)
-		if err != nil {
+		var err error
+		if cur, err = lookup(ctx, tx, ActionUpdate, id); err != nil {
 			return err
 		}
 		if p.Version != nil && *p.Version != cur.Version {
@@ -696,6 +822,19 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		if u, err = p.patched(cur); err != nil {
 			return err
 		}
+		if a != nil {
+			if err := AuthorizeUpdate(acting(a, cur), cur, p); err != nil {
+				return err
+			}
+			if changesSignIn(cur, u, &p) {
+				switch {
+				case !a.IsSession():
+					return ErrSessionRequired
+				case a.User.ID == cur.ID && (proven == "" || cur.PasswordHash != proven):
+					return errPasswordChanged
+				}
+			}
+		}
 		if p.Password != nil {
 			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
 				return err
@@ -703,44 +842,86 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			u.PasswordHash = hash
 			u.MustChangePassword = false
 		}
-		u.Updated = s.now()
-		switch {
-		case u.Status != cur.Status && u.Status != StatusActive:
-			revoke = revokeAll // disabling revokes API keys too
-		case p.Password != nil:
-			revoke = revokeSessionsAndCodes
+		if IsAdmin(cur) && !IsAdmin(u) {
+			if err := keepAnAdmin(ctx, tx); err != nil {
+				return err
+			}
 		}
+		u.Updated = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if Fold(u.Email) != Fold(cur.Email) {
-			// A code mailed to the old address must not verify the new one.
-			if _, err := tx.DeleteUserTokens(ctx, u.ID, TokenVerify); err != nil {
-				return err
-			}
+		revoke = revocationOf(cur, u, &p)
+		var keep Digest
+		if a != nil && a.User.ID == u.ID && a.IsSession() {
+			keep = a.digest // a user changing their own password stays signed in
 		}
-		if u.PasswordResetDisallowed && !cur.PasswordResetDisallowed {
-			// A code mailed before must not work again once resets are allowed again.
-			if _, err := tx.DeleteUserTokens(ctx, u.ID, TokenReset); err != nil {
-				return err
-			}
-		}
-		return revoke.apply(ctx, tx, u.ID, "")
+		return revoke.apply(ctx, tx, u.ID, keep)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, "update user", err)
 	}
-	s.emit(Event{Type: EventUserUpdated, UserID: u.ID})
+	by := actorID(ctx, u.ID)
+	s.emit(Event{Type: EventUserUpdated, UserID: u.ID, ActorID: by})
 	if p.Password != nil {
 		s.throttle.reset(throttleKey(u.Username))
-		s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+		s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: by})
 		s.mailNotice(u, MailPasswordChanged)
 	}
-	if revoke != revokeNone {
-		s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID})
+	switch {
+	case Fold(u.Email) != Fold(cur.Email):
+		s.emit(Event{Type: EventEmailChanged, UserID: u.ID, ActorID: by})
+		s.mailNotice(cur, MailEmailChanged) // to the old address
+	case u.Username != cur.Username:
+		s.emit(Event{Type: EventUsernameChanged, UserID: u.ID, ActorID: by})
+		s.mailNotice(cur, MailUsernameChanged)
+	}
+	if revoke&revokeSessions != 0 {
+		s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID, ActorID: by})
 	}
 	return u, nil
 }
+
+// revocationOf returns the credentials that the change of cur into u by p revokes.
+func revocationOf(cur, u *User, p *Update) revocation {
+	var r revocation
+	if p.Password != nil || (u.Status != cur.Status && u.Status != StatusActive) {
+		r |= revokeAll
+	}
+	if !slices.Equal(u.Scope, cur.Scope) || !maps.Equal(u.Permissions, cur.Permissions) || u.OrgID != cur.OrgID {
+		r |= revokeAPIKeys // a key never gains power it did not have when it was made
+	}
+	if Fold(u.Email) != Fold(cur.Email) {
+		r |= revokeVerifyCodes | revokeResetCodes // mailed to the old address
+	}
+	if u.PasswordResetDisallowed && !cur.PasswordResetDisallowed {
+		r |= revokeResetCodes // must not work again once resets are allowed again
+	}
+	return r
+}
+
+// keepAnAdmin returns ErrConflict unless there are at least two active administrators in st:
+// what a change that removes one must find, so that one stays.
+func keepAnAdmin(ctx context.Context, st Store) error {
+	q, err := Query{Conditions: []Condition{
+		{Field: "scope", Op: OpEq, Value: RoleAdmin},
+		{Field: "status", Op: OpEq, Value: string(StatusActive)},
+	}}.Normalize()
+	if err != nil {
+		return err
+	}
+	n, err := st.CountUsers(ctx, q)
+	if err != nil {
+		return err
+	}
+	if n < 2 {
+		return errLastAdmin
+	}
+	return nil
+}
+
+// errLastAdmin is the answer to deleting, disabling or demoting the last active administrator.
+var errLastAdmin = conflict("", "this is the last active administrator: make another one first")
 
 // patched returns a copy of cur with p applied, normalised and validated. A new e-mail
 // address is unverified unless p says otherwise.

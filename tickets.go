@@ -28,17 +28,23 @@ func (s *service) Delete(ctx context.Context, userID string) (*Ticket, error) {
 	var ticket *Ticket
 	created := false
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		u, err := tx.GetUser(ctx, userID)
+		created = false
+		u, err := lookup(ctx, tx, ActionDelete, userID)
 		if err != nil {
 			return err
 		}
 		if ticket, err = inProgressTicket(ctx, tx, userID); err != nil || ticket != nil {
 			return err
 		}
+		if IsAdmin(u) {
+			if err := keepAnAdmin(ctx, tx); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		ticket = &Ticket{
 			ID: newID(), UserID: userID, Status: TicketInProgress, Steps: steps,
-			Created: now, Updated: now, NextAttempt: now, PriorStatus: u.Status,
+			Created: now, Updated: now, NextAttempt: now, PriorStatus: u.Status, OrgID: u.OrgID,
 		}
 		if err := tx.CreateTicket(ctx, ticket); err != nil {
 			return err
@@ -50,13 +56,13 @@ func (s *service) Delete(ctx context.Context, userID string) (*Ticket, error) {
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		return revokeAll.apply(ctx, tx, userID, "")
+		return revokeAll.apply(ctx, tx, userID, Digest{})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, "start deletion", err)
 	}
 	if created {
-		s.emit(Event{Type: EventDeletionStarted, UserID: userID, TicketID: ticket.ID})
+		s.emit(Event{Type: EventDeletionStarted, UserID: userID, TicketID: ticket.ID, ActorID: actorID(ctx, userID)})
 		s.poke()
 	}
 	return ticket, nil
@@ -77,9 +83,40 @@ func inProgressTicket(ctx context.Context, st Store, userID string) (*Ticket, er
 }
 
 func (s *service) Ticket(ctx context.Context, ticketID string) (*Ticket, error) {
-	t, err := s.store.GetTicket(ctx, ticketID)
+	t, err := ticketFor(ctx, s.store, ticketID)
 	if err != nil {
 		return nil, s.storeErr(ctx, "get ticket", err)
+	}
+	return t, nil
+}
+
+// ticketFor reads the ticket for the actor of ctx, who must be allowed to delete its user:
+// the user as they are or, once gone, as the ticket recorded them (their ID and
+// organization). An unknown ticket is ErrNotFound to an actor who may delete users they do
+// not know, and the policy's ErrForbidden to any other.
+func ticketFor(ctx context.Context, st Store, ticketID string) (*Ticket, error) {
+	t, err := st.GetTicket(ctx, ticketID)
+	p := actorOf(ctx)
+	switch {
+	case p == nil:
+		return t, err
+	case errors.Is(err, ErrNotFound):
+		if err := Authorize(p.User, ActionDelete, nil); err != nil {
+			return nil, err
+		}
+		return nil, err
+	case err != nil:
+		return nil, err
+	}
+	u, err := st.GetUser(ctx, t.UserID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		u = &User{ID: t.UserID, OrgID: t.OrgID, Status: StatusDisabled}
+	case err != nil:
+		return nil, err
+	}
+	if err := authorize(ctx, ActionDelete, u); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -88,7 +125,7 @@ func (s *service) CancelDeletion(ctx context.Context, ticketID string) (*Ticket,
 	var t *Ticket
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
-		if t, err = tx.GetTicket(ctx, ticketID); err != nil {
+		if t, err = ticketFor(ctx, tx, ticketID); err != nil {
 			return err
 		}
 		if t.Status.Done() {
@@ -112,7 +149,7 @@ func (s *service) CancelDeletion(ctx context.Context, ticketID string) (*Ticket,
 	if err != nil {
 		return nil, s.storeErr(ctx, "cancel deletion", err)
 	}
-	s.emit(Event{Type: EventDeletionCancelled, UserID: t.UserID, TicketID: t.ID})
+	s.emit(Event{Type: EventDeletionCancelled, UserID: t.UserID, TicketID: t.ID, ActorID: actorID(ctx, t.UserID)})
 	return t, nil
 }
 

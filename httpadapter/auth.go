@@ -19,9 +19,12 @@ import (
 //	mux.Handle("GET /reports", auth.RequireScope("admin", "auditor")(reports))
 //
 // The middleware reads the token from the Authorization header ("Bearer <token>"), asks the
-// Service whose it is, and puts that user in the request's context for UserFrom. A request
-// without a live token is answered 401 with a problem+json body and a WWW-Authenticate
-// header; one whose user lacks the role RequireScope asks for, 403.
+// Service whose it is, and puts that user in the request's context for UserFrom, and the
+// principal as the actor of every Service call made with the request's context (see
+// users.WithActor): the Service then decides for the caller. A request without a live token is
+// answered 401 with a problem+json body and a WWW-Authenticate header; one whose user lacks
+// the role RequireScope asks for, 403; one whose user must change their password
+// (users.User.MustChangePassword), 403 with the code password_change_required.
 //
 // The fields must not change once the middleware is in use; an Auth is then safe for
 // concurrent use.
@@ -38,9 +41,9 @@ var (
 	errBadToken = &users.Error{Code: users.CodeUnauthorized, Message: "the bearer token is invalid or has expired"}
 )
 
-// caller is who made a request: the user a bearer token belongs to, and the token.
+// caller is who made a request: the principal a bearer token belongs to, and the token.
 type caller struct {
-	user  *users.User
+	*users.Principal
 	token string
 }
 
@@ -54,7 +57,7 @@ func UserFrom(ctx context.Context) (*users.User, bool) {
 	if !ok {
 		return nil, false
 	}
-	return c.user, true
+	return c.User, true
 }
 
 // callerFrom returns the caller of a request that passed RequireUser. The adapter's own
@@ -65,16 +68,28 @@ func callerFrom(r *http.Request) *caller {
 }
 
 // RequireUser returns a handler that lets through to next only requests with a live bearer
-// token, with the token's user in the context (see UserFrom). It answers others 401, and
-// 500 when the Service fails.
+// token, with the token's user in the context (see UserFrom) and its principal as the actor
+// of Service calls (see users.WithActor). It answers others 401, a user who must change their
+// password 403 (users.ErrPasswordChangeRequired), and 500 when the Service fails.
 func (a *Auth) RequireUser(next http.Handler) http.Handler {
+	return a.requireUser(next, false)
+}
+
+// requireUser is RequireUser, letting through a user who must change their password when
+// mayChange is set: for the routes such a user may use (read themself, change the password,
+// sign out).
+func (a *Auth) requireUser(next http.Handler, mayChange bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.authenticate(r)
+		if err == nil && c.User.MustChangePassword && !mayChange {
+			err = users.ErrPasswordChangeRequired
+		}
 		if err != nil {
 			writeError(w, r, a.Logger, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		ctx := users.WithActor(context.WithValue(r.Context(), callerKey{}, c), c.Principal)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -83,7 +98,7 @@ func (a *Auth) RequireUser(next http.Handler) http.Handler {
 // live bearer token. Routes that take either the caller's token or credentials in the body
 // use it, so that a bad token is 401 and never read as the other form.
 func (a *Auth) userIfAuthorized(next http.Handler) http.Handler {
-	withUser := a.RequireUser(next)
+	withUser := a.requireUser(next, true)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.Header["Authorization"]; ok {
 			withUser.ServeHTTP(w, r)
@@ -103,7 +118,7 @@ func (a *Auth) RequireScope(roles ...string) func(http.Handler) http.Handler {
 	roles = slices.Clone(roles)
 	return func(next http.Handler) http.Handler {
 		return a.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !slices.ContainsFunc(roles, callerFrom(r).user.HasRole) {
+			if !slices.ContainsFunc(roles, callerFrom(r).User.HasRole) {
 				writeError(w, r, a.Logger, &users.Error{Code: users.CodeForbidden, Message: "this needs one of the roles " + strings.Join(roles, ", ")})
 				return
 			}
@@ -119,14 +134,14 @@ func (a *Auth) authenticate(r *http.Request) (*caller, error) {
 	if !ok {
 		return nil, errNoToken
 	}
-	u, err := a.Service.Authenticate(r.Context(), token)
+	p, err := a.Service.Authenticate(r.Context(), token)
 	if errors.Is(err, users.ErrUnauthorized) {
 		return nil, errBadToken
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &caller{user: u, token: token}, nil
+	return &caller{Principal: p, token: token}, nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" header; the scheme's

@@ -50,6 +50,11 @@ var (
 	managesAlice = func(status int) byCaller {
 		return byCaller{401, status, 403, status, 404, 403, status, status}
 	}
+	// Minting alice's API keys: herself and an administrator only; a delegated administrator
+	// may list and revoke them, never mint them.
+	mintsForAlice = func(status int) byCaller {
+		return byCaller{401, status, 403, 403, 404, 403, 403, status}
+	}
 	// Administering alice: as managesAlice, but not alice herself (approve, delete, set or
 	// generate her password).
 	administersAlice = func(status int) byCaller {
@@ -111,9 +116,10 @@ var matrix = []struct {
 	{"POST", "/users/{alice}/sessions/revoke", nil, nil, managesAlice(204)},
 	{"POST", "/users/{alice}/sessions/revoke?keys=true", nil, nil, managesAlice(204)},
 	{"GET", "/users/{alice}/keys", nil, nil, managesAlice(200)},
-	{"POST", "/users/{alice}/keys", bodyOf(`{"name":"ci"}`), nil, managesAlice(201)},
+	// A key is its owner's credential: only alice and an administrator mint one.
+	{"POST", "/users/{alice}/keys", bodyOf(`{"name":"ci"}`), nil, mintsForAlice(201)},
 	{"DELETE", "/users/{alice}/keys/{alicekey}", nil, nil, managesAlice(204)},
-	{"POST", "/users/{alice}/keys/{alicekey}/rotate", nil, nil, managesAlice(200)},
+	{"POST", "/users/{alice}/keys/{alicekey}/rotate", nil, nil, mintsForAlice(200)},
 	{"GET", "/users/{alice}/image", nil, nil, readsAlice(200)},
 	{"PUT", "/users/{alice}/image", pngBody, imageHeader("image/png"), managesAlice(200)},
 	{"POST", "/users/{alice}/image", pngBody, imageHeader("image/png"), managesAlice(200)},

@@ -180,7 +180,7 @@ var errBroken = errors.New("disk on fire")
 
 func (failingService) Get(context.Context, string) (*users.User, error) { return nil, errBroken }
 
-func (failingService) Authenticate(ctx context.Context, token string) (*users.User, error) {
+func (failingService) Authenticate(ctx context.Context, token string) (*users.Principal, error) {
 	if token == "broken" {
 		return nil, errBroken
 	}

@@ -28,7 +28,10 @@ func Example() {
 
 	auth := &httpadapter.Auth{Service: svc}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", httpadapter.New(svc, httpadapter.Options{})))
+	// Open sign-up (Appmixer's shape): POST /user answers with a session at once. The default,
+	// SignUpVerify, mails a verification code instead and answers 202.
+	api := httpadapter.New(svc, httpadapter.Options{SignUp: httpadapter.SignUpOpen})
+	mux.Handle("/api/", http.StripPrefix("/api", api))
 	mux.Handle("GET /hello", auth.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := httpadapter.UserFrom(r.Context())
 		fmt.Fprintf(w, "hello, %s", u.Username)

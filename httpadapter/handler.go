@@ -11,13 +11,34 @@ import (
 	"github.com/gousers/users"
 )
 
+// SignUpMode says who may create an account through POST /user and POST /user/register, and
+// what POST /user answers.
+type SignUpMode int
+
+// The sign-up modes.
+const (
+	// SignUpVerify, the default: POST /user registers the user as POST /user/register does
+	// (users.Service.Register): 202 with no session, and a verification code mailed; the
+	// answer is the same whether or not the address has an account. The user signs in once
+	// the address is verified (under users.Config.RequireVerifiedEmail) and, under
+	// users.Config.RequireApproval, approved.
+	SignUpVerify SignUpMode = iota
+	// SignUpOpen is Appmixer's sign-up: POST /user answers 201 with a session at once
+	// (users.Service.SignUp), unless the Service requires a verified address or approval
+	// first, when it registers the user (202, no session). A taken username or e-mail
+	// address is 409: this mode tells anyone which addresses have accounts, so choose it
+	// knowingly.
+	SignUpOpen
+	// SignUpAdmin: only administrators create users; POST /user (as in SignUpOpen) and POST
+	// /user/register answer 403 to anyone else (Appmixer's API_USER_CREATE_SCOPE=admin).
+	SignUpAdmin
+)
+
 // Options configures the handler New returns. The zero Options means the defaults; every
 // field is optional.
 type Options struct {
-	// CreateScope, when set, is the role a caller needs to create a user through POST /user,
-	// as Appmixer's API_USER_CREATE_SCOPE: "admin" makes sign-up admin-only. Empty: anyone may
-	// sign up.
-	CreateScope string
+	// SignUp says who may sign up and how POST /user answers; default SignUpVerify.
+	SignUp SignUpMode
 	// MaxBodyBytes bounds a request body; a larger one is answered 413. Default
 	// DefaultMaxBodyBytes (64 KiB).
 	MaxBodyBytes int64
@@ -58,7 +79,7 @@ func New(svc users.Service, opts Options) http.Handler {
 		svc:         svc,
 		auth:        &Auth{Service: svc, Logger: opts.Logger},
 		log:         opts.Logger,
-		createScope: opts.CreateScope,
+		signUpMode:  opts.SignUp,
 		maxBody:     opts.MaxBodyBytes,
 		maxImage:    opts.MaxImageBytes,
 		maxImport:   opts.MaxImportBytes,
@@ -88,7 +109,7 @@ type handler struct {
 	svc         users.Service
 	auth        *Auth
 	log         *slog.Logger
-	createScope string
+	signUpMode  SignUpMode
 	maxBody     int64
 	maxImage    int64
 	maxImport   int64
@@ -102,8 +123,9 @@ type access int
 
 const (
 	anyone       access = iota // no token needed
-	signedIn                   // a live bearer token
-	creator                    // anyone, or a user with Options.CreateScope when it is set
+	signedIn                   // a live bearer token of a user who need not change their password
+	mayChange                  // a live bearer token, of a user who must change their password too
+	creator                    // anyone, or an administrator under SignUpAdmin
 	optionalUser               // anyone without an Authorization header; a live bearer token with one
 )
 
@@ -133,7 +155,7 @@ type route struct {
 var routes = []route{
 	{"POST /user/auth", anyone, signInLimit, (*handler).signIn},
 	{"POST /user", creator, createLimit, (*handler).signUp},
-	{"GET /user", signedIn, noLimit, (*handler).currentUser},
+	{"GET /user", mayChange, noLimit, (*handler).currentUser},
 	{"POST /user/register", creator, createLimit, (*handler).register},
 	{"POST /user/register/resend", anyone, forgotPasswordLimit, (*handler).resendVerification},
 	{"POST /user/verify", anyone, noLimit, (*handler).verifyEmail},
@@ -141,7 +163,7 @@ var routes = []route{
 	{"POST /user/reset-password", signedIn, noLimit, (*handler).resetPassword},
 	{"POST /user/forgot-password", anyone, forgotPasswordLimit, (*handler).forgotPassword},
 	{"POST /user/forgot-password/reset", anyone, noLimit, (*handler).resetForgottenPassword},
-	{"POST /user/sign-out", signedIn, noLimit, (*handler).signOut},
+	{"POST /user/sign-out", mayChange, noLimit, (*handler).signOut},
 	{"GET /user/keys", signedIn, noLimit, (*handler).listOwnKeys},
 	{"POST /user/keys", signedIn, noLimit, (*handler).createOwnKey},
 	{"DELETE /user/keys/{id}", signedIn, noLimit, (*handler).deleteOwnKey},
@@ -202,10 +224,12 @@ func (h *handler) wrap(rt route) http.Handler {
 	switch {
 	case rt.access == signedIn:
 		next = h.auth.RequireUser(next)
+	case rt.access == mayChange:
+		next = h.auth.requireUser(next, true)
 	case rt.access == optionalUser:
 		next = h.auth.userIfAuthorized(next)
-	case rt.access == creator && h.createScope != "":
-		next = h.auth.RequireScope(h.createScope)(next)
+	case rt.access == creator && h.signUpMode == SignUpAdmin:
+		next = h.auth.RequireScope(users.RoleAdmin)(next)
 	}
 	return h.limiters[rt.limit].limit(next, h.addrOf, h.fail)
 }

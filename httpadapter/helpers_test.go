@@ -111,7 +111,7 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 			PollInterval: 5 * time.Millisecond,
 		},
 		opts: httpadapter.Options{
-			Logger: logger, Now: f.clock.Now,
+			Logger: logger, Now: f.clock.Now, SignUp: httpadapter.SignUpOpen, // Appmixer's shape; the other modes have their own tests
 			RateLimits: httpadapter.RateLimits{SignIn: off, Create: off, ForgotPassword: off},
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/httpadapter"
 	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,9 +164,9 @@ func TestResendVerification(t *testing.T) {
 	assert.Equal(t, "email", p.Field)
 }
 
-// Options.CreateScope closes POST /user/register as it closes POST /user.
-func TestRegisterCreateScope(t *testing.T) {
-	f := newFixture(t, func(s *setup) { s.opts.CreateScope = users.RoleAdmin })
+// SignUpAdmin closes POST /user/register as it closes POST /user.
+func TestRegisterSignUpAdmin(t *testing.T) {
+	f := newFixture(t, func(s *setup) { s.opts.SignUp = httpadapter.SignUpAdmin })
 	body := fmt.Sprintf(`{"email":"dave@example.com","password":%q}`, newPassword)
 	f.do(t, request{method: "POST", path: "/user/register", body: body}).want(t, http.StatusUnauthorized)
 	f.do(t, request{method: "POST", path: "/user/register", body: body, token: f.alice.token}).want(t, http.StatusForbidden)

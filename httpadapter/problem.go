@@ -23,16 +23,18 @@ const (
 // statusOf maps every error code to the HTTP status of its response. A code missing from it
 // (none is) would be answered as internal.
 var statusOf = map[users.Code]int{
-	users.CodeInvalid:      http.StatusBadRequest,
-	users.CodeUnauthorized: http.StatusUnauthorized,
-	users.CodeForbidden:    http.StatusForbidden,
-	users.CodeNotFound:     http.StatusNotFound,
-	CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
-	users.CodeConflict:     http.StatusConflict,
-	CodeTooLarge:           http.StatusRequestEntityTooLarge,
-	CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
-	users.CodeThrottled:    http.StatusTooManyRequests,
-	users.CodeInternal:     http.StatusInternalServerError,
+	users.CodeInvalid:                http.StatusBadRequest,
+	users.CodeUnauthorized:           http.StatusUnauthorized,
+	users.CodeForbidden:              http.StatusForbidden,
+	users.CodePasswordChangeRequired: http.StatusForbidden,
+	users.CodeSessionRequired:        http.StatusForbidden,
+	users.CodeNotFound:               http.StatusNotFound,
+	CodeMethodNotAllowed:             http.StatusMethodNotAllowed,
+	users.CodeConflict:               http.StatusConflict,
+	CodeTooLarge:                     http.StatusRequestEntityTooLarge,
+	CodeUnsupportedMedia:             http.StatusUnsupportedMediaType,
+	users.CodeThrottled:              http.StatusTooManyRequests,
+	users.CodeInternal:               http.StatusInternalServerError,
 }
 
 // problem is the RFC 9457 body of every error response, with two extension members: the

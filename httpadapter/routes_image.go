@@ -10,8 +10,8 @@ import (
 )
 
 // The profile-image routes (Axway's GET and POST /users/{id}/image): the caller's own under
-// /user/image, anyone's the policy allows under /users/{id}/image. Reading asks for
-// users.ActionRead, replacing and removing for users.ActionSetImage.
+// /user/image, anyone's the policy allows under /users/{id}/image. Reading needs
+// users.ActionRead, replacing and removing users.ActionSetImage: the Service decides.
 //
 // The body of PUT (or POST) is the image itself, JPEG or PNG. Its type is sniffed from its
 // bytes by the Service; the request's Content-Type is not read. 413 over
@@ -35,63 +35,39 @@ type imageInfo struct {
 
 // getOwnImage serves GET /user/image → 200 the caller's image, 304, or 404 when none.
 func (h *handler) getOwnImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := self(r, users.ActionRead)
-	if err != nil {
-		return err
-	}
-	return h.getImage(w, r, u)
+	return h.getImage(w, r, selfID(r))
 }
 
 // putOwnImage serves PUT /user/image: the image → 200 {contentType, width, height, ...}.
 func (h *handler) putOwnImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := self(r, users.ActionSetImage)
-	if err != nil {
-		return err
-	}
-	return h.putImage(w, r, u)
+	return h.putImage(w, r, selfID(r))
 }
 
 // deleteOwnImage serves DELETE /user/image → 204, or 404 when there is none.
 func (h *handler) deleteOwnImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := self(r, users.ActionSetImage)
-	if err != nil {
-		return err
-	}
-	return h.deleteImage(w, r, u)
+	return h.deleteImage(w, r, selfID(r))
 }
 
 // getUserImage serves GET /users/{id}/image.
 func (h *handler) getUserImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionRead)
-	if err != nil {
-		return err
-	}
-	return h.getImage(w, r, u)
+	return h.getImage(w, r, r.PathValue("id"))
 }
 
 // putUserImage serves PUT and POST /users/{id}/image.
 func (h *handler) putUserImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionSetImage)
-	if err != nil {
-		return err
-	}
-	return h.putImage(w, r, u)
+	return h.putImage(w, r, r.PathValue("id"))
 }
 
 // deleteUserImage serves DELETE /users/{id}/image.
 func (h *handler) deleteUserImage(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionSetImage)
-	if err != nil {
-		return err
-	}
-	return h.deleteImage(w, r, u)
+	return h.deleteImage(w, r, r.PathValue("id"))
 }
 
 // getImage writes u's image with its type and entity tag, or 304 Not Modified when the
 // request's If-None-Match names the tag. The image is private (Cache-Control: private,
 // no-cache: a cache revalidates it each time) and is never sniffed as another type.
-func (h *handler) getImage(w http.ResponseWriter, r *http.Request, u *users.User) error {
-	img, err := h.svc.Image(r.Context(), u.ID)
+func (h *handler) getImage(w http.ResponseWriter, r *http.Request, userID string) error {
+	img, err := h.svc.Image(r.Context(), userID)
 	if err != nil {
 		return err
 	}
@@ -126,12 +102,12 @@ func etagMatches(lines []string, etag string) bool {
 
 // putImage stores the request body as u's image: at most Options.MaxImageBytes, read before
 // the Service sniffs its type.
-func (h *handler) putImage(w http.ResponseWriter, r *http.Request, u *users.User) error {
+func (h *handler) putImage(w http.ResponseWriter, r *http.Request, userID string) error {
 	data, err := readLimited(w, r, h.maxImage, errImageTooLarge)
 	if err != nil {
 		return err
 	}
-	img, err := h.svc.SetImage(r.Context(), u.ID, data)
+	img, err := h.svc.SetImage(r.Context(), userID, data)
 	if err != nil {
 		return err
 	}
@@ -142,8 +118,8 @@ func (h *handler) putImage(w http.ResponseWriter, r *http.Request, u *users.User
 	})
 }
 
-func (h *handler) deleteImage(w http.ResponseWriter, r *http.Request, u *users.User) error {
-	if err := h.svc.DeleteImage(r.Context(), u.ID); err != nil {
+func (h *handler) deleteImage(w http.ResponseWriter, r *http.Request, userID string) error {
+	if err := h.svc.DeleteImage(r.Context(), userID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,10 +1,7 @@
 package httpadapter
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gousers/users"
 )
@@ -27,10 +24,14 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s)
 }
 
-// signUp serves POST /user: {username, email, password, metadata} → 201 {token, user,
-// expires}. The new user has the default scope and status: nothing else can be set here.
+// signUp serves POST /user: {username, email, password, metadata}. The new user has the
+// default scope and status: nothing else can be set here. What it answers depends on
+// Options.SignUp: 202 {} and a verification mail (SignUpVerify, the default: the same answer
+// whether or not the address has an account), or 201 {token, user, expires} (SignUpOpen, and
+// SignUpAdmin for an administrator), unless the Service requires a verified address or
+// approval first, when it registers the user as SignUpVerify does (202).
 func (h *handler) signUp(w http.ResponseWriter, r *http.Request) error {
-	var in users.NewUser
+	var in users.Registration
 	err := h.decode(w, r, fields{
 		"username": &in.Username, "email": &in.Email, "password": &in.Password, "metadata": &in.Metadata,
 	})
@@ -40,20 +41,24 @@ func (h *handler) signUp(w http.ResponseWriter, r *http.Request) error {
 	if err := required("password", in.Password); err != nil {
 		return err
 	}
-	u, err := h.svc.Create(r.Context(), in)
+	var s *users.Session
+	if h.signUpMode == SignUpVerify {
+		err = h.svc.Register(r.Context(), in)
+	} else {
+		s, err = h.svc.SignUp(r.Context(), in)
+	}
 	if err != nil {
 		return err
 	}
-	s, err := h.svc.NewSession(r.Context(), u.ID)
-	if err != nil {
-		return err
+	if s == nil {
+		return writeJSON(w, http.StatusAccepted, empty)
 	}
 	return writeJSON(w, http.StatusCreated, s)
 }
 
 // currentUser serves GET /user: the signed-in user.
 func (h *handler) currentUser(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, callerFrom(r).user)
+	return writeJSON(w, http.StatusOK, callerFrom(r).User)
 }
 
 // changePassword serves POST /user/change-password → 200 {}. With a bearer token it takes
@@ -86,7 +91,7 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	change := users.PasswordChange{Email: in.email, OldPassword: in.oldPassword, NewPassword: in.newPassword}
 	if c != nil {
-		change.UserID, change.KeepToken = c.user.ID, c.token
+		change.UserID = c.User.ID // the caller's own session stays: it is the actor's
 	}
 	if err := h.svc.ChangePassword(r.Context(), change); err != nil {
 		return renameField(err, "password", "newPassword")
@@ -104,33 +109,10 @@ func (h *handler) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := required("email", in.email, "password", in.password); err != nil {
 		return err
 	}
-	u, err := h.userByEmail(r.Context(), in.email)
-	if u, err = authorizeTarget(callerFrom(r).user, users.ActionSetPassword, u, err); err != nil {
-		return err
-	}
-	if err := h.svc.SetPassword(r.Context(), u.ID, in.password); err != nil {
+	if err := h.svc.SetPasswordByEmail(r.Context(), in.email, in.password); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, empty)
-}
-
-// userByEmail returns the user with this e-mail address, or ErrNotFound.
-func (h *handler) userByEmail(ctx context.Context, email string) (*users.User, error) {
-	email, err := users.NormalizeEmail(email)
-	if err != nil {
-		return nil, err
-	}
-	found, _, err := h.svc.List(ctx, users.Query{
-		Conditions: []users.Condition{{Field: "email", Op: users.OpEq, Value: email}},
-		Limit:      1,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(found) == 0 {
-		return nil, users.NotFoundError("user")
-	}
-	return found[0], nil
 }
 
 // forgotPassword serves POST /user/forgot-password: {email} → 200 {}, the same answer in the
@@ -164,38 +146,14 @@ func (h *handler) resetForgottenPassword(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusOK, empty)
 }
 
-// signOut serves POST /user/sign-out → 204: the caller's token stops working. An API key
-// does not sign out (it is not a session; delete it with DELETE /user/keys/{id}): 400.
+// signOut serves POST /user/sign-out → 204: the caller's token stops working. Signing out
+// with an API key revokes the key.
 func (h *handler) signOut(w http.ResponseWriter, r *http.Request) error {
-	c := callerFrom(r)
-	err := h.svc.SignOut(r.Context(), c.token)
-	if errors.Is(err, users.ErrUnauthorized) && h.isAPIKey(r.Context(), c) {
-		return errSignOutAPIKey
-	}
-	if err != nil {
+	if err := h.svc.SignOut(r.Context(), callerFrom(r).token); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-var errSignOutAPIKey = &users.Error{Code: users.CodeInvalid,
-	Message: "an API key does not sign out: delete it with DELETE /user/keys/{id}"}
-
-// isAPIKey reports whether the caller's token, which authenticated them, is one of their API
-// keys: it starts with the prefix of one. It is asked only once SignOut has found that the
-// token is not a live session, so only an API key, or a session revoked since, gets here.
-func (h *handler) isAPIKey(ctx context.Context, c *caller) bool {
-	keys, err := h.svc.APIKeys(ctx, c.user.ID)
-	if err != nil {
-		return false
-	}
-	for _, k := range keys {
-		if k.Prefix != "" && strings.HasPrefix(c.token, k.Prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // register serves POST /user/register: {username or email, name, password}, JSON or

@@ -1,13 +1,9 @@
 package httpadapter
 
 import (
-	"errors"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/gousers/users"
 )
@@ -15,73 +11,30 @@ import (
 // The routes under /users: managing users, as the policy allows (an administrator; a
 // delegated administrator holding read or write on users; an organization administrator
 // within their organization; a user acting on themself where the policy lets them).
+//
+// Every route passes the request's context, which carries the caller as the actor (see
+// users.WithActor), to the Service: the Service decides whether the caller may act, against
+// the user as it is in the transaction that changes them. A user the caller may not know of
+// is 404 to an administrator and 403 to anyone else.
 
-// authorizeTarget checks with the policy that actor may do action to the user a look-up
-// returned (u, err), and returns the user. A user who does not exist is ErrNotFound to an
-// actor the policy lets act on users it does not know (an administrator), and ErrForbidden
-// to any other, who so learns nothing about who exists.
-func authorizeTarget(actor *users.User, action users.Action, u *users.User, err error) (*users.User, error) {
-	if errors.Is(err, users.ErrNotFound) {
-		if err := users.Authorize(actor, action, nil); err != nil {
-			return nil, err
-		}
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := users.Authorize(actor, action, u); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// pathUser returns the user of the path's {id}, after checking the caller may do action to
-// them (see authorizeTarget).
-func (h *handler) pathUser(r *http.Request, action users.Action) (*users.User, error) {
-	u, err := h.svc.Get(r.Context(), r.PathValue("id"))
-	return authorizeTarget(callerFrom(r).user, action, u, err)
-}
-
-// authorize checks with the policy that the caller may do an action that has no target.
+// authorize checks with the policy that the caller may do an action that has no target,
+// before the adapter does costly work for it (reading a large body, say). The Service
+// decides again.
 func authorize(r *http.Request, action users.Action) error {
-	return users.Authorize(callerFrom(r).user, action, nil)
-}
-
-// listQuery reads the query of GET /users and GET /users/count, limited to the caller's
-// organization when the policy says so (users.ListOrg): the condition orgId eq <org> is
-// ANDed to the caller's. Query has no nesting, so a query of several conditions joined by
-// OR cannot be so limited: it is 400 naming lop for such a caller.
-func listQuery(r *http.Request) (users.Query, error) {
-	q, err := parseQuery(r.URL.Query())
-	if err != nil {
-		return q, err
-	}
-	org, limited := users.ListOrg(callerFrom(r).user)
-	if !limited {
-		return q, nil
-	}
-	if q.Or && len(q.Conditions) > 1 {
-		return q, invalid("lop", "OR is not available to an organization administrator, whose queries are limited to their organization")
-	}
-	q.Or = false
-	q.Conditions = append(q.Conditions, users.Condition{Field: "orgId", Op: users.OpEq, Value: org})
-	return q, nil
+	return users.Authorize(callerFrom(r).User, action, nil)
 }
 
 // listUsers serves GET /users: the page of users the query selects, as a JSON array, with
-// the total in X-Total-Count.
+// the total in X-Total-Count. An organization administrator's queries are limited to their
+// organization: the Service ANDs orgId eq <org> to them, and refuses lop=OR.
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) error {
-	if err := authorize(r, users.ActionList); err != nil {
-		return err
-	}
-	q, err := listQuery(r)
+	q, err := parseQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
 	page, total, err := h.svc.List(r.Context(), q)
 	if err != nil {
-		return err
+		return renameField(err, "or", "lop")
 	}
 	if page == nil {
 		page = []*users.User{} // [], not null
@@ -92,30 +45,26 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 
 // countUsers serves GET /users/count: {count}, the number of users the query selects.
 func (h *handler) countUsers(w http.ResponseWriter, r *http.Request) error {
-	if err := authorize(r, users.ActionList); err != nil {
-		return err
-	}
-	q, err := listQuery(r)
+	q, err := parseQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
 	n, err := h.svc.Count(r.Context(), q)
 	if err != nil {
-		return err
+		return renameField(err, "or", "lop")
 	}
 	return writeJSON(w, http.StatusOK, struct {
 		Count int `json:"count"`
 	}{n})
 }
 
-// createUser serves POST /users: a user with a full profile → 201 the user. The policy
+// createUser serves POST /users: a user with a full profile → 201 the user. The Service
 // decides on the user as it would be created: a delegated administrator may not create a
 // user holding a role or permission they do not hold, nor an organization administrator one
 // in another organization. An organization administrator's user is in their organization
 // unless the body names one.
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
-	actor := callerFrom(r).user
-	if err := users.Authorize(actor, users.ActionCreate, nil); err != nil {
+	if err := authorize(r, users.ActionCreate); err != nil {
 		return err
 	}
 	var in users.NewUser
@@ -133,16 +82,6 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if resetAllowed != nil {
 		in.PasswordResetDisallowed = !*resetAllowed
 	}
-	if org, limited := users.ListOrg(actor); limited && strings.TrimSpace(in.OrgID) == "" {
-		in.OrgID = org
-	}
-	draft := draftOf(in)
-	if err := draft.Normalize(); err != nil {
-		return err
-	}
-	if err := users.Authorize(actor, users.ActionCreate, draft); err != nil {
-		return err
-	}
 	u, err := h.svc.Create(r.Context(), in)
 	if err != nil {
 		return err
@@ -150,19 +89,9 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, u)
 }
 
-// draftOf returns the user in would create, before normalisation, for the policy to decide
-// on: the fields it reads (scope, permissions, organization) and those Normalize needs.
-func draftOf(in users.NewUser) *users.User {
-	return &users.User{
-		Username: in.Username, Email: in.Email, Name: in.Name, Plan: in.Plan, OrgID: in.OrgID, Status: in.Status,
-		Scope: slices.Clone(in.Scope), Vendor: slices.Clone(in.Vendor), AllowedPrivateComponents: slices.Clone(in.AllowedPrivateComponents),
-		Metadata: in.Metadata, Permissions: maps.Clone(in.Permissions),
-	}
-}
-
 // getUser serves GET /users/{id}.
 func (h *handler) getUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionRead)
+	u, err := h.svc.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -170,33 +99,26 @@ func (h *handler) getUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateUser serves PUT /users/{id}: the fields the body has are set, the others left.
-// AuthorizeUpdate decides on the fields; the update applies only to the version of the user
-// it decided on (409 if the user changed meanwhile), unless the body names a version itself.
+// users.AuthorizeUpdate decides on the fields, against the user as they are when the change
+// is made; a version in the body must also match. A caller changing their own username,
+// e-mail address or password proves their password in currentPassword.
 func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionUpdate)
-	if err != nil {
-		return err
-	}
 	var p users.Update
 	var vendor *stringList
-	err = h.decode(w, r, fields{
+	err := h.decode(w, r, fields{
 		"username": &p.Username, "email": &p.Email, "password": &p.Password, "name": &p.Name,
 		"scope": &p.Scope, "plan": &p.Plan, "vendor": &vendor,
 		"allowedPrivateComponents": &p.AllowedPrivateComponents, "orgId": &p.OrgID,
 		"status": &p.Status, "metadata": &p.Metadata, "version": &p.Version,
 		"permissions": &p.Permissions, "passwordResetAllowed": &p.PasswordResetAllowed,
+		"currentPassword": &p.CurrentPassword,
 	})
 	if err != nil {
 		return err
 	}
 	p.Vendor = (*[]string)(vendor)
-	if err := users.AuthorizeUpdate(callerFrom(r).user, u, p); err != nil {
-		return err
-	}
-	if p.Version == nil {
-		p.Version = &u.Version
-	}
-	if u, err = h.svc.Update(r.Context(), u.ID, p); err != nil {
+	u, err := h.svc.Update(r.Context(), r.PathValue("id"), p)
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, u)
@@ -204,11 +126,7 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 
 // deleteUser serves DELETE /users/{id} → 200 the deletion ticket.
 func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionDelete)
-	if err != nil {
-		return err
-	}
-	t, err := h.svc.Delete(r.Context(), u.ID)
+	t, err := h.svc.Delete(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -216,20 +134,9 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 // pathTicket returns the deletion ticket of the path's {ticket}, which must be the ticket of
-// the path's {id}, after checking the caller may delete that user. The user may be gone:
-// that is how a deletion ends; the policy then decides as for a user it does not know.
+// the path's {id}. The Service decides whether the caller may see it: whether they may delete
+// its user, as the user is or, once gone, as the ticket recorded them.
 func (h *handler) pathTicket(r *http.Request) (*users.Ticket, error) {
-	actor := callerFrom(r).user
-	u, err := h.svc.Get(r.Context(), r.PathValue("id"))
-	switch {
-	case errors.Is(err, users.ErrNotFound):
-		u = nil
-	case err != nil:
-		return nil, err
-	}
-	if err := users.Authorize(actor, users.ActionDelete, u); err != nil {
-		return nil, err
-	}
 	t, err := h.svc.Ticket(r.Context(), r.PathValue("ticket"))
 	if err != nil {
 		return nil, err
@@ -270,14 +177,11 @@ func (h *handler) revokeSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.pathUser(r, users.ActionRevokeSessions)
-	if err != nil {
-		return err
-	}
+	id := r.PathValue("id")
 	if keys {
-		err = h.svc.RevokeCredentials(r.Context(), u.ID)
+		err = h.svc.RevokeCredentials(r.Context(), id)
 	} else {
-		err = h.svc.RevokeSessions(r.Context(), u.ID)
+		err = h.svc.RevokeSessions(r.Context(), id)
 	}
 	if err != nil {
 		return err
@@ -310,24 +214,17 @@ func boolParam(v url.Values, name string) (bool, error) {
 // approveUser serves POST /users/{id}/approve → 200 the user, now active (Axway's approval
 // of a pending user). Approving an active user changes nothing; a disabled one is 409.
 func (h *handler) approveUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionApprove)
+	u, err := h.svc.Approve(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return err
-	}
-	if u, err = h.svc.Approve(r.Context(), u.ID); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, u)
 }
 
 // setUserPassword serves PUT /users/{id}/password: {password} → 200 {}, the password set
-// without the current one (Tyk's set password, for a user created without one too); the
-// user's sessions and codes are revoked.
+// without the current one (Tyk's set password, for a user created without one too); every
+// session, code and API key of the user is revoked.
 func (h *handler) setUserPassword(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionSetPassword)
-	if err != nil {
-		return err
-	}
 	var in struct{ password string }
 	if err := h.decode(w, r, fields{"password": &in.password}); err != nil {
 		return err
@@ -335,7 +232,7 @@ func (h *handler) setUserPassword(w http.ResponseWriter, r *http.Request) error 
 	if err := required("password", in.password); err != nil {
 		return err
 	}
-	if err := h.svc.SetPassword(r.Context(), u.ID, in.password); err != nil {
+	if err := h.svc.SetPassword(r.Context(), r.PathValue("id"), in.password); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, empty)
@@ -343,13 +240,9 @@ func (h *handler) setUserPassword(w http.ResponseWriter, r *http.Request) error 
 
 // generateUserPassword serves POST /users/{id}/reset-password → 200 {password}: a strong
 // generated password, shown this once (Amadis's backend-generated reset). The user must
-// change it (mustChangePassword), and their sessions and codes are revoked.
+// change it (mustChangePassword), and every session, code and API key of theirs is revoked.
 func (h *handler) generateUserPassword(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.pathUser(r, users.ActionSetPassword)
-	if err != nil {
-		return err
-	}
-	password, err := h.svc.GeneratePassword(r.Context(), u.ID)
+	password, err := h.svc.GeneratePassword(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

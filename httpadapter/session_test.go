@@ -133,9 +133,9 @@ func TestSignUp(t *testing.T) {
 	assert.Equal(t, 4, n, "only dave was created")
 }
 
-// With Options.CreateScope, only a user with that role may create users through POST /user.
-func TestSignUpWithCreateScope(t *testing.T) {
-	f := newFixture(t, func(s *setup) { s.opts.CreateScope = users.RoleAdmin })
+// Under SignUpAdmin, only an administrator may create users through POST /user.
+func TestSignUpAdminMode(t *testing.T) {
+	f := newFixture(t, func(s *setup) { s.opts.SignUp = httpadapter.SignUpAdmin })
 	body := fmt.Sprintf(`{"username":"dave@example.com","password":%q}`, newPassword)
 	f.do(t, request{method: "POST", path: "/user", body: body}).want(t, http.StatusUnauthorized)
 	f.do(t, request{method: "POST", path: "/user", body: body, token: f.alice.token}).want(t, http.StatusForbidden)

@@ -241,7 +241,7 @@ func TestUpdateUser(t *testing.T) {
 		f.alice.password = newPassword
 	})
 	t.Run("a user changes what they may of their own", func(t *testing.T) {
-		update(f.alice.token, `{"name":"Alice L.","email":"alice@example.org","scope":["user"],"metadata":{"b":true}}`).
+		update(f.alice.token, fmt.Sprintf(`{"name":"Alice L.","email":"alice@example.org","scope":["user"],"metadata":{"b":true},"currentPassword":%q}`, f.alice.password)).
 			want(t, http.StatusOK).decode(t, &u)
 		assert.Equal(t, "Alice L.", u["name"])
 		assert.Equal(t, []any{"user"}, u["scope"], "dropping a role is allowed")
@@ -309,8 +309,8 @@ func (s *demotingService) Update(ctx context.Context, id string, p users.Update)
 	return s.Service.Update(ctx, id, p)
 }
 
-// An update applies only to the version of the user the policy decided on: a user demoted
-// meanwhile cannot keep the role by writing back the scope they had.
+// An update is decided on the user as they are when it is made: a user demoted meanwhile
+// cannot keep the role by writing back the scope they had.
 func TestUpdateUserAppliesToTheVersionAuthorized(t *testing.T) {
 	f := newFixture(t)
 	scope := []string{users.RoleUser, users.RoleAdmin}
@@ -318,8 +318,9 @@ func TestUpdateUserAppliesToTheVersionAuthorized(t *testing.T) {
 	require.NoError(t, err)
 	f.handler = httpadapter.New(&demotingService{Service: f.svc, aliceID: f.alice.ID}, f.opts)
 
+	// Demoted between the check and the write: the write is checked again, and refused.
 	f.do(t, request{method: "PUT", path: "/users/" + f.alice.ID, token: f.alice.token, body: `{"scope":["user","admin"]}`}).
-		want(t, http.StatusConflict)
+		want(t, http.StatusForbidden)
 	u, err := f.svc.Get(t.Context(), f.alice.ID)
 	require.NoError(t, err)
 	assert.Equal(t, []string{users.RoleUser}, u.Scope)

@@ -29,6 +29,9 @@ func testMail(kind users.MailKind) users.Mail {
 		m.Code = testCode
 		m.Expires = testNow.Add(time.Hour)
 	}
+	if kind == users.MailAPIKeyCreated {
+		m.KeyName = "deploy <ci>"
+	}
 	return m
 }
 
@@ -38,6 +41,9 @@ var allKinds = []users.MailKind{
 	users.MailVerifyEmail,
 	users.MailPasswordChanged,
 	users.MailRegistrationAttempt,
+	users.MailEmailChanged,
+	users.MailUsernameChanged,
+	users.MailAPIKeyCreated,
 }
 
 // testOptions returns Options for a server at addr, without TLS and with quick retries.

@@ -45,6 +45,7 @@ type TemplateData struct {
 	Link    string
 	BaseURL string    // Options.BaseURL
 	Expires time.Time // when the code expires; zero for the kinds without one
+	KeyName string    // the API key's name, for users.MailAPIKeyCreated
 }
 
 // templateFS holds the default templates: templates/KIND.subject, KIND.txt and KIND.html.
@@ -58,6 +59,9 @@ var defaultKinds = []users.MailKind{
 	users.MailVerifyEmail,
 	users.MailPasswordChanged,
 	users.MailRegistrationAttempt,
+	users.MailEmailChanged,
+	users.MailUsernameChanged,
+	users.MailAPIKeyCreated,
 }
 
 // DefaultTemplates returns the built-in templates, one for each kind of mail of package
@@ -134,7 +138,7 @@ func (ml *Mailer) render(m users.Mail) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("unknown kind")
 	}
-	if hasControl(m.To) || hasControl(m.Name) {
+	if hasControl(m.To) || hasControl(m.Name) || hasControl(m.KeyName) {
 		return nil, errors.New("the recipient has a line break or another control character")
 	}
 	if a, err := mail.ParseAddress(m.To); err != nil || a.Name != "" || a.Address != m.To {
@@ -151,6 +155,7 @@ func (ml *Mailer) render(m users.Mail) ([]byte, error) {
 		Link:    ml.link(m),
 		BaseURL: ml.base.String(),
 		Expires: m.Expires,
+		KeyName: m.KeyName,
 	}
 	var subject, text, html bytes.Buffer
 	if err := t.subject.Execute(&subject, data); err != nil {

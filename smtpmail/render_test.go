@@ -23,6 +23,9 @@ var wantMail = map[users.MailKind]struct {
 	users.MailVerifyEmail:         {"Confirm your e-mail address", "https://app.example.com/base/verify?code=" + testCode, true},
 	users.MailPasswordChanged:     {"Your password was changed", "https://app.example.com/base/reset-password", false},
 	users.MailRegistrationAttempt: {"Someone tried to sign up with your address", "https://app.example.com/base/reset-password", false},
+	users.MailEmailChanged:        {"The e-mail address of your account was changed", "", false}, // a reset would go to the new address
+	users.MailUsernameChanged:     {"Your username was changed", "https://app.example.com/base/reset-password", false},
+	users.MailAPIKeyCreated:       {"An API key was created for your account", "https://app.example.com/base/reset-password", false},
 }
 
 func TestRenderEachKind(t *testing.T) {
@@ -50,8 +53,16 @@ func TestRenderEachKind(t *testing.T) {
 
 			assert.Contains(t, got.text, "Hello Ada Lovelace,")
 			assert.Contains(t, got.html, "Hello Ada Lovelace,")
-			assert.Contains(t, got.text, "\n"+want.link+"\n", "the link, on a line of its own")
-			assert.Contains(t, got.html, `href="`+want.link+`"`)
+			if kind == users.MailAPIKeyCreated {
+				assert.Contains(t, got.text, `named "deploy <ci>"`, "the key's name")
+				assert.Contains(t, got.html, "deploy &lt;ci&gt;", "escaped in HTML")
+			}
+			if want.link != "" {
+				assert.Contains(t, got.text, "\n"+want.link+"\n", "the link, on a line of its own")
+				assert.Contains(t, got.html, `href="`+want.link+`"`)
+			} else {
+				assert.NotContains(t, got.html, "href=")
+			}
 			if want.code {
 				assert.Contains(t, got.text, "\n"+testCode+"\n", "the code, on a line of its own")
 				assert.Contains(t, got.html, "<code>"+testCode+"</code>")
@@ -285,6 +296,11 @@ func TestDefaultTemplates(t *testing.T) {
 	for _, kind := range allKinds {
 		tmpl := ts[kind]
 		assert.NotEmpty(t, tmpl.Subject, kind)
+		if kind == users.MailEmailChanged {
+			// A reset would go to the new address: the mail sends its reader to an administrator.
+			assert.NotContains(t, tmpl.Text, "{{.Link}}", kind)
+			continue
+		}
 		assert.Contains(t, tmpl.Text, "{{.Link}}", kind)
 		assert.Contains(t, tmpl.HTML, "{{.Link}}", kind)
 	}

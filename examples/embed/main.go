@@ -107,7 +107,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
-	say("authenticated the laptop's token: it belongs to %s", who.Username)
+	say("authenticated the laptop's token: it belongs to %s", who.User.Username)
 
 	// Change the password from the laptop: the laptop stays signed in, the phone does not.
 	err = svc.ChangePassword(ctx, users.PasswordChange{

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
 	"github.com/gousers/users/smtpmail"
 )
@@ -21,6 +22,7 @@ type config struct {
 	mailDir   string // directory the mails are written to; "" for none
 	rateLimit int    // requests a minute per client address to the limited routes; 0: off
 	logFormat string // "text" or "json"
+	signUp    string // "verify", "open" or "admin": see signUpModes
 
 	smtp         string // host:port of the SMTP server to send mail through; "" for the development mailer
 	smtpFrom     string // the sender of the mails sent over SMTP
@@ -47,6 +49,7 @@ var flagEnv = []struct{ flag, env string }{
 	{"mail-dir", "USERS_MAIL_DIR"},
 	{"rate-limit", "USERS_RATE_LIMIT"},
 	{"log-format", "USERS_LOG_FORMAT"},
+	{"signup", "USERS_SIGNUP"},
 	{"smtp", "USERS_SMTP"},
 	{"smtp-from", "USERS_SMTP_FROM"},
 	{"smtp-insecure", "USERS_SMTP_INSECURE"},
@@ -72,6 +75,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.rateLimit, "rate-limit", defaultRateLimit,
 		"requests a minute per client address to sign-in, sign-up and forgot-password; 0: no limit")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.signUp, "signup", "verify",
+		"who may sign up, and how: `mode` verify (a verification mail; no session until verified), open (a session at once; tells anyone which addresses have accounts) or admin (administrators only)")
 	fs.StringVar(&c.smtp, "smtp", "", "send mail through the SMTP server at `host:port` instead of the development mailer")
 	fs.StringVar(&c.smtpFrom, "smtp-from", "", "the sender `address` of the mails, required with -smtp")
 	fs.BoolVar(&c.smtpInsecure, "smtp-insecure", false, "with -smtp, allow a server that does not offer STARTTLS")
@@ -145,6 +150,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	case c.logFormat != "text" && c.logFormat != "json":
 		return config{}, &usageError{fmt.Errorf("-log-format must be text or json, not %q", c.logFormat)}
 	}
+	if _, ok := signUpModes[c.signUp]; !ok {
+		return config{}, &usageError{fmt.Errorf("-signup must be verify, open or admin, not %q", c.signUp)}
+	}
 	if err := c.parseSMTP(getenv); err != nil {
 		return config{}, &usageError{err}
 	}
@@ -181,6 +189,20 @@ func (c *config) parseSMTP(getenv func(string) string) error {
 		return fmt.Errorf("-base-url must be an absolute http or https URL, not %q", c.baseURL)
 	}
 	return nil
+}
+
+// signUpModes are the values of -signup and the adapter's modes they select.
+var signUpModes = map[string]httpadapter.SignUpMode{
+	"verify": httpadapter.SignUpVerify,
+	"open":   httpadapter.SignUpOpen,
+	"admin":  httpadapter.SignUpAdmin,
+}
+
+// serviceConfig returns the Service's settings that the flags decide: under -signup verify,
+// an address must be verified before its user signs in.
+func (c config) serviceConfig(cfg users.Config) users.Config {
+	cfg.RequireVerifiedEmail = c.signUp == "verify"
+	return cfg
 }
 
 // smtpOptions returns the options of the SMTP mailer that -smtp asks for.

@@ -14,7 +14,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	defaults := config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text"}
+	defaults := config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify"}
 	tests := []struct {
 		name string
 		args []string
@@ -25,7 +25,7 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "flags",
 			args: []string{"-addr", "127.0.0.1:0", "-db", "/tmp/u.db", "-mail-dir", "mail", "-rate-limit", "0", "-log-format", "json"},
-			want: config{addr: "127.0.0.1:0", db: "/tmp/u.db", mailDir: "mail", rateLimit: 0, logFormat: "json"},
+			want: config{addr: "127.0.0.1:0", db: "/tmp/u.db", mailDir: "mail", rateLimit: 0, logFormat: "json", signUp: "verify"},
 		},
 		{
 			name: "environment over defaults",
@@ -33,13 +33,13 @@ func TestParseConfig(t *testing.T) {
 				"USERS_ADDR": ":9090", "USERS_DB": "env.db", "USERS_MAIL_DIR": "envmail",
 				"USERS_RATE_LIMIT": "60", "USERS_LOG_FORMAT": "json",
 			},
-			want: config{addr: ":9090", db: "env.db", mailDir: "envmail", rateLimit: 60, logFormat: "json"},
+			want: config{addr: ":9090", db: "env.db", mailDir: "envmail", rateLimit: 60, logFormat: "json", signUp: "verify"},
 		},
 		{
 			name: "flags over environment",
 			args: []string{"-addr=:7070", "-db=flag.db", "-rate-limit=0"},
 			env:  map[string]string{"USERS_ADDR": ":9090", "USERS_DB": "env.db", "USERS_RATE_LIMIT": "60"},
-			want: config{addr: ":7070", db: "flag.db", rateLimit: 0, logFormat: "text"},
+			want: config{addr: ":7070", db: "flag.db", rateLimit: 0, logFormat: "text", signUp: "verify"},
 		},
 		{
 			name: "a flag set to its default still wins",
@@ -55,7 +55,7 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "SMTP from flags",
 			args: []string{"-addr", "127.0.0.1:9000", "-smtp", "smtp.example.com:587", "-smtp-from", "Example <no-reply@example.com>"},
-			want: config{addr: "127.0.0.1:9000", db: "users.db", rateLimit: 10, logFormat: "text",
+			want: config{addr: "127.0.0.1:9000", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify",
 				smtp: "smtp.example.com:587", smtpFrom: "Example <no-reply@example.com>", baseURL: "http://localhost:9000"},
 		},
 		{
@@ -65,7 +65,7 @@ func TestParseConfig(t *testing.T) {
 				"USERS_SMTP_INSECURE": "true", "USERS_BASE_URL": "https://app.example.com/users",
 				"USERS_SMTP_USERNAME": "mailer", "USERS_SMTP_PASSWORD": "smtp secret",
 			},
-			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text",
+			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify",
 				smtp: "smtp.example.com:587", smtpFrom: "no-reply@example.com", smtpInsecure: true,
 				baseURL: "https://app.example.com/users", smtpUsername: "mailer", smtpPassword: "smtp secret"},
 		},
@@ -76,19 +76,29 @@ func TestParseConfig(t *testing.T) {
 				"USERS_SMTP": "smtp.example.com:587", "USERS_SMTP_FROM": "no-reply@example.com",
 				"USERS_SMTP_INSECURE": "1", "USERS_BASE_URL": "https://app.example.com",
 			},
-			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text",
+			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify",
 				smtp: "localhost:2525", smtpFrom: "no-reply@example.com", baseURL: "http://127.0.0.1:8080"},
 		},
 		{
 			name: "SMTP settings without -smtp are kept but unused",
 			args: []string{"-smtp-from", "not checked"},
 			env:  map[string]string{"USERS_SMTP_USERNAME": "mailer", "USERS_SMTP_PASSWORD": "smtp secret"},
-			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", smtpFrom: "not checked"},
+			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify", smtpFrom: "not checked"},
+		},
+		{
+			name: "open sign-up",
+			args: []string{"-signup", "open"},
+			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "open"},
+		},
+		{
+			name: "sign-up by administrators, from the environment",
+			env:  map[string]string{"USERS_SIGNUP": "admin"},
+			want: config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "admin"},
 		},
 		{
 			name: "largest rate limit",
 			args: []string{"-rate-limit", "1000000"},
-			want: config{addr: ":8080", db: "users.db", rateLimit: 1_000_000, logFormat: "text"},
+			want: config{addr: ":8080", db: "users.db", rateLimit: 1_000_000, logFormat: "text", signUp: "verify"},
 		},
 	}
 	for _, tt := range tests {
@@ -113,6 +123,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		{name: "rate limit variable not a number", env: map[string]string{"USERS_RATE_LIMIT": "ten"}, want: "USERS_RATE_LIMIT"},
 		{name: "negative rate limit variable", env: map[string]string{"USERS_RATE_LIMIT": "-5"}, want: "-rate-limit must be from 0"},
 		{name: "log format", args: []string{"-log-format", "xml"}, want: "-log-format must be text or json"},
+		{name: "sign-up mode", args: []string{"-signup", "anyone"}, want: "-signup must be verify, open or admin"},
 		{name: "log format variable", env: map[string]string{"USERS_LOG_FORMAT": "XML"}, want: "-log-format must be text or json"},
 		{name: "unknown flag", args: []string{"-port", "80"}, want: "-port"},
 		{name: "argument", args: []string{"serve"}, want: `unexpected argument "serve"`},

@@ -149,7 +149,7 @@ func TestEndToEnd(t *testing.T) {
 	secrets := []string{adminPassword, password1, password2, password3, password4}
 
 	p := startProcess(t, bin,
-		[]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "users.db"), "-mail-dir", mailDir, "-rate-limit", "0"},
+		[]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "users.db"), "-mail-dir", mailDir, "-rate-limit", "0", "-signup", "open"},
 		map[string]string{envAdminEmail: adminEmail, envAdminPassword: adminPassword})
 	c := newClient(t, p.addr)
 

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gousers/users"
@@ -121,6 +122,20 @@ func content(m users.Mail, now time.Time) (subject, body string) {
 		return "Your password was changed", greeting + "\n\n" +
 			"The password of your account " + m.To + " was just changed.\n" +
 			"If you did not change it, reset it at once and tell us.\n"
+	case users.MailEmailChanged:
+		return "The e-mail address of your account was changed", greeting + "\n\n" +
+			"The e-mail address of your account " + m.To + " was just changed to another one.\n" +
+			"If you did not change it, someone else knows your password: tell an\n" +
+			"administrator at once (a password reset would now go to the new address).\n"
+	case users.MailUsernameChanged:
+		return "Your username was changed", greeting + "\n\n" +
+			"The username of your account " + m.To + " was just changed.\n" +
+			"If you did not change it, reset your password at once and tell an administrator.\n"
+	case users.MailAPIKeyCreated:
+		return "An API key was created for your account", greeting + "\n\n" +
+			"An administrator created an API key named " + strconv.Quote(m.KeyName) + " for your account\n" +
+			m.To + ". Whoever holds it can act as you until it is revoked. If you did not\n" +
+			"expect it, revoke it and tell an administrator.\n"
 	case users.MailRegistrationAttempt:
 		return "Someone tried to sign up with your address", greeting + "\n\n" +
 			"Someone tried to sign up with " + m.To + ", which already has an account.\n" +

@@ -245,7 +245,7 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 		mailer = dev
 	}
-	svc, err := users.New(store, users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params})
+	svc, err := users.New(store, cfg.serviceConfig(users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params}))
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 // newHandler returns the server's routes: GET /healthz, and every route of the adapter.
 func newHandler(svc users.Service, cfg config, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", httpadapter.New(svc, httpadapter.Options{RateLimits: cfg.rateLimits(), Logger: log}))
+	mux.Handle("/", httpadapter.New(svc, httpadapter.Options{RateLimits: cfg.rateLimits(), Logger: log, SignUp: signUpModes[cfg.signUp]}))
 	mux.Handle("GET /healthz", healthz(svc, log))
 	return mux
 }

@@ -447,7 +447,7 @@ func TestExportFileKeptOnFailure(t *testing.T) {
 }
 
 func TestParseConfigCommands(t *testing.T) {
-	defaults := config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text"}
+	defaults := config{addr: ":8080", db: "users.db", rateLimit: 10, logFormat: "text", signUp: "verify"}
 	with := func(db, command, file string) config {
 		c := defaults
 		c.db, c.command, c.file = db, command, file

@@ -63,7 +63,7 @@ type Notes struct {
 // the token is not a live session or API key of an active user, and ErrEmptyNote for a note
 // of blank text.
 func (n *Notes) Add(ctx context.Context, token, text string) error {
-	u, err := n.users.Authenticate(ctx, token)
+	p, err := n.users.Authenticate(ctx, token)
 	if err != nil {
 		return err
 	}
@@ -73,20 +73,20 @@ func (n *Notes) Add(ctx context.Context, token, text string) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.byUser[u.ID] = append(n.byUser[u.ID], text)
+	n.byUser[p.User.ID] = append(n.byUser[p.User.ID], text)
 	return nil
 }
 
 // List returns the notes of the user the token belongs to, oldest first. It returns
 // users.ErrUnauthorized as Add does.
 func (n *Notes) List(ctx context.Context, token string) ([]string, error) {
-	u, err := n.users.Authenticate(ctx, token)
+	p, err := n.users.Authenticate(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return slices.Clone(n.byUser[u.ID]), nil
+	return slices.Clone(n.byUser[p.User.ID]), nil
 }
 
 // Count returns how many notes the user with this ID has, without asking who is calling: it
