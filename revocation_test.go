@@ -28,12 +28,12 @@ var stores = []struct {
 
 // The credentials of the revocation matrix, all alice's.
 const (
-	credMine      = iota // the session alice acts with (the caller's session)
-	credOther            // another session of hers
-	credReset            // an outstanding password-reset code
-	credVerify           // an outstanding e-mail verification code
-	credOwnKey           // an API key she made
-	credAdminKey         // an API key an administrator made for her
+	credMine     = iota // the session alice acts with (the caller's session)
+	credOther           // another session of hers
+	credReset           // an outstanding password-reset code
+	credVerify          // an outstanding e-mail verification code
+	credOwnKey          // an API key she made
+	credAdminKey        // an API key an administrator made for her
 	numCredentials
 )
 

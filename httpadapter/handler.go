@@ -76,15 +76,15 @@ func New(svc users.Service, opts Options) http.Handler {
 		panic("httpadapter: New needs a Service")
 	}
 	h := &handler{
-		svc:         svc,
-		auth:        &Auth{Service: svc, Logger: opts.Logger},
-		log:         opts.Logger,
-		signUpMode:  opts.SignUp,
-		maxBody:     opts.MaxBodyBytes,
-		maxImage:    opts.MaxImageBytes,
-		maxImport:   opts.MaxImportBytes,
-		addrOf:      clientAddr(opts.ClientIPHeader),
-		mux:         http.NewServeMux(),
+		svc:        svc,
+		auth:       &Auth{Service: svc, Logger: opts.Logger},
+		log:        opts.Logger,
+		signUpMode: opts.SignUp,
+		maxBody:    opts.MaxBodyBytes,
+		maxImage:   opts.MaxImageBytes,
+		maxImport:  opts.MaxImportBytes,
+		addrOf:     clientAddr(opts.ClientIPHeader),
+		mux:        http.NewServeMux(),
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -106,16 +106,16 @@ func New(svc users.Service, opts Options) http.Handler {
 // handler serves the API. It is not changed after New, but for its limiters' state, which
 // they guard: it is safe for concurrent use.
 type handler struct {
-	svc         users.Service
-	auth        *Auth
-	log         *slog.Logger
-	signUpMode  SignUpMode
-	maxBody     int64
-	maxImage    int64
-	maxImport   int64
-	addrOf      func(*http.Request) netip.Addr
-	limiters    [limitKinds]*limiter // nil for noLimit and for limits turned off
-	mux         *http.ServeMux
+	svc        users.Service
+	auth       *Auth
+	log        *slog.Logger
+	signUpMode SignUpMode
+	maxBody    int64
+	maxImage   int64
+	maxImport  int64
+	addrOf     func(*http.Request) netip.Addr
+	limiters   [limitKinds]*limiter // nil for noLimit and for limits turned off
+	mux        *http.ServeMux
 }
 
 // access says who may call a route before the policy is asked.
