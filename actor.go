@@ -66,31 +66,33 @@ func acting(p *Principal, target *User) *User {
 }
 
 // authorize decides whether the actor of ctx may do action to target (nil for an action
-// without one): nil for a trusted caller, else the policy's answer (see Authorize), then the
-// rules of credentials: a user who must change their password may only read themself, and
-// what needsSession names needs a session.
+// without one): nil for a trusted caller; else ErrPasswordChangeRequired for a user who must
+// change their password (but to read themself), the policy's answer (see Authorize), and
+// ErrSessionRequired for an API key doing what needsSession names.
 func authorize(ctx context.Context, action Action, target *User) error {
 	p := actorOf(ctx)
 	if p == nil {
 		return nil
 	}
 	actor := acting(p, target)
+	self := target != nil && target.ID == actor.ID
+	if err := mustChangeFirst(actor, action, self); err != nil {
+		return err
+	}
 	if err := Authorize(actor, action, target); err != nil {
 		return err
 	}
-	return gate(p, actor, action, target)
-}
-
-// gate applies the rules of credentials to an action the policy allows: ErrPasswordChangeRequired
-// for a user who must change their password (but to read themself), ErrSessionRequired for an
-// API key doing what needs a session.
-func gate(p *Principal, actor *User, action Action, target *User) error {
-	self := target != nil && target.ID == actor.ID
-	if actor.MustChangePassword && !(self && action == ActionRead) {
-		return ErrPasswordChangeRequired
-	}
 	if !p.IsSession() && needsSession(action, self) {
 		return ErrSessionRequired
+	}
+	return nil
+}
+
+// mustChangeFirst returns ErrPasswordChangeRequired when actor must change their password and
+// action is anything but reading themself.
+func mustChangeFirst(actor *User, action Action, self bool) error {
+	if actor.MustChangePassword && !(self && action == ActionRead) {
+		return ErrPasswordChangeRequired
 	}
 	return nil
 }
@@ -124,6 +126,9 @@ func lookup(ctx context.Context, st Store, action Action, id string) (*User, err
 func authorizeFound(ctx context.Context, action Action, u *User, err error) (*User, error) {
 	if errors.Is(err, ErrNotFound) {
 		if p := actorOf(ctx); p != nil {
+			if err := mustChangeFirst(p.User, action, false); err != nil {
+				return nil, err
+			}
 			if err := Authorize(p.User, action, nil); err != nil {
 				return nil, err
 			}

@@ -100,12 +100,8 @@ func ticketFor(ctx context.Context, st Store, ticketID string) (*Ticket, error) 
 	switch {
 	case p == nil:
 		return t, err
-	case errors.Is(err, ErrNotFound):
-		if err := Authorize(p.User, ActionDelete, nil); err != nil {
-			return nil, err
-		}
-		return nil, err
 	case err != nil:
+		_, err = authorizeFound(ctx, ActionDelete, nil, err) // as for an unknown user
 		return nil, err
 	}
 	u, err := st.GetUser(ctx, t.UserID)
