@@ -74,8 +74,9 @@ type account struct {
 
 // setup is what a test may change before the fixture is built.
 type setup struct {
-	cfg  users.Config
-	opts httpadapter.Options
+	cfg   users.Config
+	opts  httpadapter.Options
+	store users.Store // default: a new memory store
 }
 
 // fixture is the handler over a Service on the memory store, with cheap hashing, a fake
@@ -118,7 +119,10 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 	for _, c := range configure {
 		c(&s)
 	}
-	svc, err := users.New(memory.New(), s.cfg)
+	if s.store == nil {
+		s.store = memory.New()
+	}
+	svc, err := users.New(s.store, s.cfg)
 	require.NoError(t, err)
 	f.svc = svc
 	f.opts = s.opts
