@@ -13,6 +13,56 @@
 // Secrets never leave the package: the password hash is not marshalled (but by MarshalRecord,
 // which writes it for Export on purpose), and no error message, log line or event carries a
 // password, hash, token or code.
+//
+// # Who acts
+//
+// A call whose context carries an actor (WithActor, with the Principal that Authenticate
+// returns; the HTTP adapter sets it on every authenticated request) is decided for that actor
+// by the policy, against the target as it is read in the transaction that changes it: a
+// concurrent change of the target between the check and the write makes the call fail, never
+// land on a user the actor may not act on. A call without an actor comes from trusted code.
+//
+// # Credentials
+//
+// Sessions, API keys, password-reset codes and e-mail verification codes are credentials.
+// These rules hold for every way to issue, use or change one:
+//
+//  1. An API key is a credential of its owner, and no one else mints it. A user creates (and
+//     rotates) their own keys; only a full administrator may create one for another user,
+//     who is mailed at once (MailAPIKeyCreated), and the key records who created it
+//     (APIKey.CreatedBy). A delegated administrator may list and revoke the keys of the users
+//     they manage, never mint them.
+//  2. Recovering or resetting a password revokes every credential. A forgot-password reset,
+//     an administrator's set or generated password, and a status other than active revoke
+//     every session, code and API key of the user. A change of password with the current one
+//     revokes every other session, every code and every API key: the caller's own session
+//     stays. A change of scope, permissions or organization revokes the user's API keys: a
+//     key never gains power it did not have when it was made. A new e-mail address voids the
+//     codes mailed to the old one.
+//  3. A key is not a session. Principal.Kind tells them apart; minting or rotating keys,
+//     changing the password, e-mail address or username, and acting on another user's
+//     credentials need a session (ErrSessionRequired). Signing out with an API key revokes
+//     the key.
+//  4. Changing one's own e-mail address, username or password needs the current password
+//     (Update.CurrentPassword, PasswordChange.OldPassword), throttled as sign-in is, and the
+//     old address is mailed about it (MailEmailChanged, MailUsernameChanged,
+//     MailPasswordChanged). A user without a password sets one first.
+//  5. Sign-up never bypasses the rules: SignUp registers (no session) when
+//     Config.RequireVerifiedEmail or Config.RequireApproval is set; Register, ForgotPassword,
+//     ResendVerification, SignIn and ChangePassword by e-mail answer alike whether or not an
+//     account exists.
+//  6. Check and act on the same version: see Who acts. A version given in an Update narrows
+//     this, never widens it.
+//  7. No session outlives a revocation: a session is issued in the transaction that reads
+//     the user again, so a sign-in whose password check raced a reset, a disabling or a
+//     deletion fails instead.
+//  8. A user marked MustChangePassword may read themself, change their password and sign
+//     out; anything else they ask is ErrPasswordChangeRequired.
+//  9. Pending means pending: verification proves an address and never activates; only
+//     Approve or an update of the status does.
+//  10. The last active administrator cannot be deleted, disabled or demoted (ErrConflict).
+//  11. A deletion ticket remembers the user's organization, so that who may read it is still
+//     decided once the user is gone.
 package users
 
 import (

@@ -14,6 +14,11 @@
 //	mux := http.NewServeMux()
 //	mux.Handle("/api/", http.StripPrefix("/api", httpadapter.New(svc, httpadapter.Options{})))
 //
+// Every authenticated request carries its caller to the Service as the actor (see
+// users.WithActor): the Service decides what the caller may do, against the target as it is
+// in the transaction that changes it, so a concurrent change of the target (a promotion, say)
+// makes the request fail (403) rather than land on a user the caller may not act on.
+//
 // # Routes
 //
 // Who may call a route: "anyone" needs no token; "user" is a signed-in caller (a bearer
@@ -23,7 +28,7 @@
 // same field names.
 //
 //	POST   /user/auth                                anyone   {username, password} → 200 {token, user, expires}
-//	POST   /user                                     anyone*  {username, email, password, metadata} → 201 {token, user, expires}
+//	POST   /user                                     anyone*  {username, email, password, metadata} → 202 {} or 201 {token, user, expires}: see Sign-up
 //	GET    /user                                     user     → 200 the caller
 //	POST   /user/register                            anyone*  {username or email, name, password}, form → 202 {}, whether or not the address is taken
 //	POST   /user/register/resend                     anyone   {email}, form → 202 {}, whether or not a code is mailed
@@ -33,7 +38,7 @@
 //	POST   /user/reset-password                      policy   {email, password} → 200 {} (set-password: an administrator sets a password)
 //	POST   /user/forgot-password                     anyone   {email} → 200 {}, the same for an unknown address
 //	POST   /user/forgot-password/reset               anyone   {code, password} → 200 {}
-//	POST   /user/sign-out                            user     → 204; the session token stops working (400 for an API key)
+//	POST   /user/sign-out                            user     → 204; the session token, or the API key, stops working
 //	GET    /user/keys                                user     → 200 [{id, name, prefix, created, expires, lastUsed}, ...]
 //	POST   /user/keys                                user     {name, expires} → 201 {id, name, prefix, key, created, expires}
 //	DELETE /user/keys/{id}                           user     → 204
@@ -56,16 +61,27 @@
 //	POST   /users/{id}/delete-status/{ticket}/cancel policy   → 200 the ticket; 409 once it has ended (delete)
 //	POST   /users/{id}/sessions/revoke               policy   ?keys=true → 204; every session (and API key) of the user stops working (revoke-sessions)
 //	GET    /users/{id}/keys                          policy   → 200 the user's API keys (manage-keys)
-//	POST   /users/{id}/keys                          policy   {name, expires} → 201 the key (manage-keys)
+//	POST   /users/{id}/keys                          policy   {name, expires} → 201 the key, createdBy the caller (create-key)
 //	DELETE /users/{id}/keys/{keyId}                  policy   → 204 (manage-keys)
-//	POST   /users/{id}/keys/{keyId}/rotate           policy   → 200 the key with a new key (manage-keys)
+//	POST   /users/{id}/keys/{keyId}/rotate           policy   → 200 the key with a new key (create-key)
 //	GET    /users/{id}/image                         policy   → 200 the image, 304, or 404 when none (read)
 //	PUT    /users/{id}/image                         policy   the image → 200 {contentType, ...} (set-image); POST alike
 //	DELETE /users/{id}/image                         policy   → 204, or 404 when none (set-image)
 //	GET    /openapi.json                             anyone   → 200 the OpenAPI 3.1 document of all of the above
 //
-// * Anyone, unless Options.CreateScope names a role the caller must have (Appmixer's
-// API_USER_CREATE_SCOPE).
+// * Anyone, unless Options.SignUp is SignUpAdmin: administrators only.
+//
+// # Sign-up
+//
+// Options.SignUp decides what POST /user does. SignUpVerify, the default, registers the user
+// as POST /user/register does: 202 {} whether or not the address has an account, a
+// verification code mailed, and no session; pair it with users.Config.RequireVerifiedEmail so
+// that nobody signs in before proving the address. SignUpOpen is Appmixer's shape: 201 with a
+// session at once, and 409 for a taken username or e-mail address, which tells anyone which
+// addresses have accounts: choose it knowingly. Even then the Service's requirements win: under
+// users.Config.RequireVerifiedEmail or RequireApproval the answer is 202 with no session, as
+// in SignUpVerify. SignUpAdmin lets only administrators create users (Appmixer's
+// API_USER_CREATE_SCOPE=admin); POST /user/register is closed to others too.
 //
 // # Authorization
 //
@@ -94,10 +110,32 @@
 // users, an organization administrator) gets 404.
 //
 // Sign-up and registration set only the fields they take: a client cannot give itself a
-// scope, a status or permissions. An update applies only to the version of the user it was
-// authorized against, or to the version the body names: 409 when the user changed in
-// between. Setting a status other than active revokes every session, code and API key of
-// the user at once.
+// scope, a status or permissions. An update is authorized against the user as they are when
+// it is made (403 when a concurrent change put them out of the caller's reach), and a
+// version in the body must match too (409). The last active administrator cannot be
+// deleted, disabled or demoted (409).
+//
+// # Credentials
+//
+// The rules of package users (see its documentation) hold for every route:
+//
+//   - An API key is its owner's credential: only the owner and an administrator mint one
+//     (create or rotate); a key an administrator makes for someone records them (createdBy)
+//     and the user is mailed at once. A delegated administrator may list and revoke keys,
+//     never mint them (403).
+//   - A key is not a session: minting keys, changing a password, e-mail address or username,
+//     and acting on another user's credentials answer an API key 403 with the code
+//     session_required. POST /user/sign-out with a key revokes the key.
+//   - Changing one's own username, e-mail address or password through PUT /users/{id} needs
+//     currentPassword; the old address is mailed about the change.
+//   - What revokes what: a password reset or set, and a status other than active, revoke
+//     every session, code and API key of the user; a change of one's own password keeps only
+//     the session it was made with; a change of scope, permissions or organization revokes
+//     the user's API keys.
+//   - A user whose password an administrator generated (mustChangePassword) gets 403 with
+//     the code password_change_required from every route but GET /user, POST
+//     /user/change-password and POST /user/sign-out, and from the app's routes behind
+//     Auth.RequireUser, until they change it.
 //
 // # Registration, passwords and API keys
 //
@@ -111,8 +149,8 @@
 // A user created without a password (POST /users) cannot sign in until PUT
 // /users/{id}/password. POST /users/{id}/reset-password sets a generated password the user
 // must change (mustChangePassword). An API key authenticates wherever a bearer token does,
-// until it expires, is deleted or rotated, or its user is disabled; it is not a session, so
-// POST /user/sign-out answers 400 to it and leaves it working.
+// until it expires, is deleted or rotated, or its user's password, status, scope,
+// permissions or organization changes.
 //
 // # Queries
 //

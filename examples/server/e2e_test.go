@@ -108,16 +108,24 @@ var codeLineRE = regexp.MustCompile(`(?m)^([A-Za-z0-9_-]{43})\r?$`)
 // Other mails, such as the notice that a password changed, are passed over.
 func waitResetCode(t *testing.T, dir, addr string) string {
 	t.Helper()
+	return waitMailCode(t, dir, addr, "Reset your password")
+}
+
+// waitMailCode waits until dir holds a mail to addr with the subject and returns the code in
+// the newest.
+func waitMailCode(t *testing.T, dir, addr, subject string) string {
+	t.Helper()
 	var m parsedMail
 	testutil.Eventually(t, func() bool {
 		files := emlFiles(t, dir)
 		for i := len(files) - 1; i >= 0; i-- {
-			if m = readEML(t, files[i]); m.header.Get("Subject") == "Reset your password" {
+			m = readEML(t, files[i])
+			if to, _ := m.header.AddressList("To"); m.header.Get("Subject") == subject && len(to) == 1 && to[0].Address == addr {
 				return true
 			}
 		}
 		return false
-	}, "a reset mail in %s", dir)
+	}, "a mail %q to %s in %s", subject, addr, dir)
 	to, err := m.header.AddressList("To")
 	require.NoError(t, err)
 	require.Len(t, to, 1)

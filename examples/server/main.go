@@ -15,6 +15,8 @@
 //		go run ./examples/server -mail-dir mail &
 //	curl -si localhost:8080/user -H 'Content-Type: application/json' \
 //		-d '{"username":"ada@example.com","password":"correct horse battery staple"}'
+//	# 202: the verification code is in the newest file of ./mail
+//	curl -si localhost:8080/user/verify -H 'Content-Type: application/json' -d '{"code":"CODE"}'
 //	curl -si localhost:8080/user/auth -H 'Content-Type: application/json' \
 //		-d '{"username":"root@example.com","password":"a long pass phrase"}'
 //	curl -si 'localhost:8080/users?filter=username:ada@example.com' -H 'Authorization: Bearer TOKEN'
@@ -34,6 +36,12 @@
 //	                                      to 5); 0 turns the limits off, for load tests
 //	-log-format FORMAT  USERS_LOG_FORMAT  "text" (the default) or "json"; the log goes to
 //	                                      standard error
+//	-signup MODE        USERS_SIGNUP      who may sign up through POST /user, and how:
+//	                                      "verify" (the default: a verification mail, no
+//	                                      session until the address is verified), "open"
+//	                                      (Appmixer's: a session at once; it tells anyone
+//	                                      which addresses have accounts) or "admin"
+//	                                      (administrators only)
 //	-smtp HOST:PORT     USERS_SMTP        send mail through this SMTP server (see Mail)
 //	-smtp-from ADDRESS  USERS_SMTP_FROM   the sender of the mails; required with -smtp
 //	-smtp-insecure      USERS_SMTP_INSECURE
