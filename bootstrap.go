@@ -6,9 +6,9 @@ import (
 )
 
 // EnsureAdmin gives a new installation its first administrator. When svc has no active user
-// holding the admin role, it creates one, active, with the roles user and admin, whose
-// username and verified e-mail address are email and whose password is password, and returns
-// it with created true. When svc has an active administrator it changes nothing and returns
+// holding the admin role, it creates one, active, named "Administrator", with the roles user
+// and admin, whose username and verified e-mail address are email and whose password is
+// password, and returns it with created true. When svc has an active administrator it changes nothing and returns
 // the oldest one with created false; password is then neither used nor checked, so an
 // administrator who has since changed their password keeps it.
 //
@@ -42,6 +42,7 @@ func EnsureAdmin(ctx context.Context, svc Service, email, password string) (admi
 		Username:      email,
 		Email:         email,
 		Password:      password,
+		Name:          "Administrator",
 		Scope:         []string{RoleUser, RoleAdmin},
 		Status:        StatusActive,
 		EmailVerified: true,

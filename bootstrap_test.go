@@ -68,6 +68,7 @@ func TestEnsureAdminCreatesTheFirstAdministrator(t *testing.T) {
 			require.NotNil(t, u)
 			assert.Equal(t, "Root@Example.com", u.Username)
 			assert.Equal(t, "Root@Example.com", u.Email)
+			assert.Equal(t, "Administrator", u.Name)
 			assert.True(t, u.EmailVerified)
 			assert.Equal(t, users.StatusActive, u.Status)
 			assert.ElementsMatch(t, []string{users.RoleUser, users.RoleAdmin}, u.Scope)
