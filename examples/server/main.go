@@ -47,13 +47,14 @@
 //
 // # The first administrator
 //
-// On its first start, when the database has no user at all, the server creates an
-// administrator (an active user with the roles "user" and "admin") whose username and e-mail
-// address are USERS_ADMIN_EMAIL (default admin@localhost.localdomain) and whose password is
-// USERS_ADMIN_PASSWORD. Without USERS_ADMIN_PASSWORD it makes up a random password and prints
-// it on standard error, outside the log, once: it is never shown again, so save it and
-// change it (POST /user/change-password). Later starts leave the users as they are, so unset
-// the variables once the administrator exists.
+// On its first start, when the database has no active administrator, the server creates one
+// (an active user with the roles "user" and "admin", through users.EnsureAdmin) whose username
+// and e-mail address are USERS_ADMIN_EMAIL (default admin@localhost.localdomain) and whose
+// password is USERS_ADMIN_PASSWORD. Without USERS_ADMIN_PASSWORD it makes up a random password
+// and prints it on standard error, outside the log, once: it is never shown again, so save it
+// and change it (POST /user/change-password). Later starts leave the users as they are, so
+// unset the variables once the administrator exists. When the address belongs to a user who
+// is not an administrator, the server refuses to start rather than promote them.
 //
 // # Mail
 //
