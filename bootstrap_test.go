@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -253,10 +252,7 @@ func TestEnsureAdminStopsWithTheContext(t *testing.T) {
 // find it and change nothing.
 func ExampleEnsureAdmin() {
 	ctx := context.Background()
-	svc, err := users.New(memory.New(), users.Config{
-		// Cheap hashing keeps the example fast; leave Argon2 nil in production.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-	})
+	svc, err := users.New(memory.New(), users.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
