@@ -65,7 +65,7 @@ func cheapArgon2() *argon2id.Params {
 // looks for due work every few milliseconds, and the changes opts make, applied in order.
 // Every other field has the users default, so the Service behaves as in production but for
 // the cost of a hash. It is for an app whose own constructor calls users.New; NewService
-// builds the Service directly.
+// builds the Service directly. It is safe for concurrent use when the options are.
 func Config(opts ...Option) users.Config {
 	cfg := users.Config{
 		Argon2:       cheapArgon2(),

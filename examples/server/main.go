@@ -70,9 +70,9 @@
 // request. STARTTLS is required unless -smtp-insecure is given; the credentials, when the
 // server wants them, come from USERS_SMTP_USERNAME and USERS_SMTP_PASSWORD only (a flag would
 // show the password to anyone who lists the processes). -mail-dir and -smtp exclude each
-// other. For example, with a local test server:
+// other. For example, with a local test server (Debian's python3-aiosmtpd):
 //
-//	python3 -m aiosmtpd -n -l 127.0.0.1:8025 &
+//	/usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:8025 &
 //	go run ./examples/server -smtp 127.0.0.1:8025 -smtp-insecure -smtp-from no-reply@example.com
 //
 // # Stopping
