@@ -8,23 +8,23 @@ import (
 // EnsureAdmin gives a new installation its first administrator. When svc has no active user
 // holding the admin role, it creates one, active, named "Administrator", with the roles user
 // and admin, whose username and verified e-mail address are email and whose password is
-// password, and returns it with created true. When svc has an active administrator it changes nothing and returns
-// the oldest one with created false; password is then neither used nor checked, so an
-// administrator who has since changed their password keeps it.
+// password, and returns it with created true. When svc has an active administrator it
+// changes nothing and returns the oldest one with created false; password is then neither
+// used nor checked, so an administrator who has since changed their password keeps it.
 //
 // It is idempotent: call it at every start. It is safe for concurrent use, also by several
 // processes sharing one store: when they create the same address at once, one creates the
 // administrator and the others return it with created false. (Processes given different
 // addresses at the same first start may each create one.)
 //
-// It never promotes an existing user. When email belongs to a user who is not an active
-// administrator (someone signed up with the address before the first start, say), it returns
-// an ErrConflict naming "username" and changes nothing.
+// It never promotes an existing user. When there is no active administrator and email
+// belongs to a user (someone signed up with the address before the first start, say), it
+// returns an ErrConflict naming "username" and changes nothing.
 //
-// Other errors: ErrInvalid naming "username" for a string that is not an e-mail address (checked
-// at every call), ErrInvalid naming "password" for an empty password or one the Service's
-// policy refuses (checked only when the administrator is created), and the errors of
-// Service.List and Service.Create. No error carries the password.
+// Other errors: ErrInvalid naming "username" for a string that is not an e-mail address
+// (checked at every call), ErrInvalid naming "password" for an empty password or one the
+// Service's policy refuses (checked only when the administrator is created), and the errors
+// of Service.List and Service.Create. No error carries the password.
 //
 // Call it as a trusted caller, with the Service the app itself uses.
 func EnsureAdmin(ctx context.Context, svc Service, email, password string) (admin *User, created bool, err error) {
