@@ -4,11 +4,14 @@
 // profile images, listing with filters, import and export with password hashes, and deletion
 // through a pollable ticket.
 //
-// The package holds the domain types (User, Token, Ticket, Query, Image), the Store contract that
-// persistence implements (see the memory subpackage, and storetest for the suite every Store
-// passes), and the Service, built by New, where every business rule lives. A trusted Go caller
-// uses the Service directly; the pure functions of the policy (Authorize, AuthorizeUpdate)
-// decide who may do what when the caller is not trusted, for any transport.
+// An app builds a Service with New over a Store (the memory subpackage, or sqlite for a durable
+// one) and calls it: every business rule lives there. EnsureAdmin gives a new installation its
+// first administrator. A trusted Go caller uses the Service directly; the pure functions of the
+// policy (Authorize, AuthorizeUpdate, Can) decide who may do what when the caller is not
+// trusted, for any transport (the httpadapter subpackage applies them to a REST API). Errors
+// are *Error values carrying a Code, matched with errors.Is against ErrInvalid, ErrNotFound,
+// ErrConflict and the other sentinels. An app's own tests build the Service with the
+// userstest subpackage.
 //
 // Secrets never leave the package: the password hash is not marshalled (but by MarshalRecord,
 // which writes it for Export on purpose), and no error message, log line or event carries a
@@ -63,6 +66,21 @@
 //  10. The last active administrator cannot be deleted, disabled or demoted (ErrConflict).
 //  11. A deletion ticket remembers the user's organization, so that who may read it is still
 //     decided once the user is gone.
+//
+// # Writing a Store
+//
+// A Store keeps what the Service gives it and decides nothing; its contract is in the doc
+// comments of Store and Query, and the storetest subpackage checks an implementation against
+// it. These names are for store authors, and an app does not need them:
+//
+//   - [Fold]: the case-folded key under which usernames and e-mail addresses are unique.
+//   - [CanonicalTime]: times as every store keeps and compares them.
+//   - [Query.Normalize], [FieldKindOf] and [MetadataPrefix]: a query checked and in canonical form,
+//     and the kind of each field, for a store that translates queries.
+//   - [Query.Match], [Condition.Match], [Query.Compare] and [Like]: the query semantics in Go, for a
+//     store that filters in memory; a store that translates queries must answer identically.
+//   - [NotFoundError] and [ConflictError]: the errors a Store returns.
+//   - [User.Clone], [Ticket.Clone], [Image.Clone] and [Token.Expired]: copies in and out, and expiry.
 package users
 
 import (
@@ -81,7 +99,7 @@ type Status string
 
 // The account statuses. Only an active user can sign in.
 const (
-	StatusPending  Status = "pending"  // created, awaiting verification or approval
+	StatusPending  Status = "pending"  // created, awaiting an administrator's approval
 	StatusActive   Status = "active"   // may sign in
 	StatusDisabled Status = "disabled" // may not sign in; sessions were revoked
 )

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,44 +21,30 @@ const (
 	defaultAdminEmail = "admin@localhost.localdomain"
 )
 
-// ensureAdmin creates the first administrator when svc has no user at all: an active user
-// with the roles user and admin, whose username and e-mail address are USERS_ADMIN_EMAIL
-// (default defaultAdminEmail) and whose password is USERS_ADMIN_PASSWORD. Without one it
-// makes up a random password and prints it to stderr, once, outside the log. When svc has
-// users it does nothing, and so it does when another process sharing the database creates the
-// user first.
+// ensureAdmin gives the database its first administrator through users.EnsureAdmin, when it
+// has no active one: an active user with the roles user and admin, whose username and e-mail
+// address are USERS_ADMIN_EMAIL (default defaultAdminEmail) and whose password is
+// USERS_ADMIN_PASSWORD. Without one it makes up a random password and, when it creates the
+// administrator, prints it to stderr, once, outside the log. When an active administrator
+// exists it does nothing, and so it does when another process sharing the database creates
+// the same administrator first.
 //
-// It returns the error of counting the users or of creating the administrator (an
-// ErrInvalid for an address or password the Service refuses); no error carries the password.
+// It returns the error of users.EnsureAdmin: an ErrInvalid for an address or password the
+// Service refuses, an ErrConflict when the address belongs to a user who is not an
+// administrator (no one is promoted), or the store's error. No error carries the password.
 func ensureAdmin(ctx context.Context, svc users.Service, getenv func(string) string, stderr io.Writer, log *slog.Logger) error {
-	n, err := svc.Count(ctx, users.Query{})
-	if err != nil {
-		return fmt.Errorf("count users: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
 	email := cmp.Or(strings.TrimSpace(getenv(envAdminEmail)), defaultAdminEmail)
 	password := getenv(envAdminPassword)
 	generated := password == ""
 	if generated {
 		password = randomPassword()
 	}
-	u, err := svc.Create(ctx, users.NewUser{
-		Username:      email,
-		Email:         email,
-		Password:      password,
-		Name:          "Administrator",
-		Scope:         []string{users.RoleUser, users.RoleAdmin},
-		Status:        users.StatusActive,
-		EmailVerified: true,
-	})
-	if errors.Is(err, users.ErrConflict) {
-		log.Info("first administrator not created: another process created users first", "username", email)
-		return nil
-	}
+	u, created, err := users.EnsureAdmin(ctx, svc, email, password)
 	if err != nil {
-		return fmt.Errorf("create the first administrator from %s and %s: %w", envAdminEmail, envAdminPassword, err)
+		return fmt.Errorf("first administrator from %s and %s: %w", envAdminEmail, envAdminPassword, err)
+	}
+	if !created {
+		return nil
 	}
 	if !generated {
 		log.Info("first administrator created", "username", u.Username, "id", u.ID, "password", "from "+envAdminPassword)

@@ -93,19 +93,62 @@ func TestEnsureAdminEmailWithoutPassword(t *testing.T) {
 	requireAdmin(t, svc, "ops@example.com", m[1])
 }
 
-func TestEnsureAdminLeavesExistingUsers(t *testing.T) {
-	svc := newTestService(t)
-	_, err := svc.Create(t.Context(), users.NewUser{Username: "ada@example.com", Password: "correct horse battery staple"})
-	require.NoError(t, err)
-	var stderr testutil.SyncBuffer
+func TestEnsureAdminWithExistingUsers(t *testing.T) {
 	vars := map[string]string{envAdminEmail: "root@example.com", envAdminPassword: "a long admin pass phrase"}
+	tests := []struct {
+		name        string
+		existing    users.NewUser
+		wantCreated bool  // the administrator of vars is created
+		wantErr     error // nil, or what ensureAdmin returns
+	}{
+		{
+			name:     "an administrator",
+			existing: users.NewUser{Username: "ada@example.com", Password: "correct horse battery staple", Scope: []string{users.RoleAdmin}},
+		},
+		{
+			name:        "users but no administrator",
+			existing:    users.NewUser{Username: "ada@example.com", Password: "correct horse battery staple"},
+			wantCreated: true,
+		},
+		{
+			name:     "a user who is not an administrator holds the address",
+			existing: users.NewUser{Username: "root@example.com", Password: "correct horse battery staple"},
+			wantErr:  users.ErrConflict,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := newTestService(t)
+			_, err := svc.Create(t.Context(), tt.existing)
+			require.NoError(t, err)
+			var stderr, log testutil.SyncBuffer
 
-	require.NoError(t, ensureAdmin(t.Context(), svc, env(vars), &stderr, slog.New(slog.DiscardHandler)))
+			err = ensureAdmin(t.Context(), svc, env(vars), &stderr, slog.New(slog.NewTextHandler(&log, nil)))
 
-	n, err := svc.Count(t.Context(), users.Query{})
-	require.NoError(t, err)
-	assert.Equal(t, 1, n, "no administrator is added to a store that has users")
-	assert.Empty(t, stderr.String())
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.NotContains(t, err.Error(), vars[envAdminPassword])
+			} else {
+				require.NoError(t, err)
+			}
+			n, err := svc.Count(t.Context(), users.Query{})
+			require.NoError(t, err)
+			root, err := svc.GetByUsername(t.Context(), "root@example.com")
+			if tt.wantCreated {
+				require.NoError(t, err)
+				assert.True(t, users.IsAdmin(root))
+				assert.Equal(t, 2, n)
+				assert.Contains(t, log.String(), `msg="first administrator created" username=root@example.com`)
+			} else {
+				assert.Equal(t, 1, n, "no user added")
+				assert.Empty(t, log.String())
+				if err == nil {
+					assert.False(t, users.IsAdmin(root), "no one is promoted")
+				}
+			}
+			assert.Empty(t, stderr.String())
+		})
+	}
 }
 
 func TestEnsureAdminRefusesBadEnvironment(t *testing.T) {

@@ -55,13 +55,14 @@
 //
 // # The first administrator
 //
-// On its first start, when the database has no user at all, the server creates an
-// administrator (an active user with the roles "user" and "admin") whose username and e-mail
-// address are USERS_ADMIN_EMAIL (default admin@localhost.localdomain) and whose password is
-// USERS_ADMIN_PASSWORD. Without USERS_ADMIN_PASSWORD it makes up a random password and prints
-// it on standard error, outside the log, once: it is never shown again, so save it and
-// change it (POST /user/change-password). Later starts leave the users as they are, so unset
-// the variables once the administrator exists.
+// On its first start, when the database has no active administrator, the server creates one
+// (an active user with the roles "user" and "admin", through users.EnsureAdmin) whose username
+// and e-mail address are USERS_ADMIN_EMAIL (default admin@localhost.localdomain) and whose
+// password is USERS_ADMIN_PASSWORD. Without USERS_ADMIN_PASSWORD it makes up a random password
+// and prints it on standard error, outside the log, once: it is never shown again, so save it
+// and change it (POST /user/change-password). Later starts leave the users as they are, so
+// unset the variables once the administrator exists. When the address belongs to a user who
+// is not an administrator, the server refuses to start rather than promote them.
 //
 // # Mail
 //
@@ -77,9 +78,9 @@
 // request. STARTTLS is required unless -smtp-insecure is given; the credentials, when the
 // server wants them, come from USERS_SMTP_USERNAME and USERS_SMTP_PASSWORD only (a flag would
 // show the password to anyone who lists the processes). -mail-dir and -smtp exclude each
-// other. For example, with a local test server:
+// other. For example, with a local test server (Debian's python3-aiosmtpd):
 //
-//	python3 -m aiosmtpd -n -l 127.0.0.1:8025 &
+//	/usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:8025 &
 //	go run ./examples/server -smtp 127.0.0.1:8025 -smtp-insecure -smtp-from no-reply@example.com
 //
 // # Stopping

@@ -1,6 +1,7 @@
 // Package app is a small application built on users, here to show how an app's own test suite
-// runs against the in-memory store (see app_test.go): no database, no mail server, a fake
-// clock, and cheap password hashing.
+// runs against the in-memory store with package userstest (see app_test.go): no database, no
+// mail server (a userstest.Mailer keeps the mails), a userstest.Clock the tests move, and
+// cheap password hashing.
 //
 // The app keeps short notes for its users. Every call on Notes carries the caller's bearer
 // token, which the app hands to users.Service.Authenticate; the notes are those of the user

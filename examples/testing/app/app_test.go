@@ -1,61 +1,45 @@
 package app_test
 
 import (
-	"sync"
+	"context"
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/examples/testing/app"
 	"github.com/gousers/users/memory"
+	"github.com/gousers/users/userstest"
 )
-
-// cheapArgon2 makes hashing a password take microseconds rather than the tens of milliseconds
-// the defaults cost on purpose. Never use it outside tests.
-var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 const password = "correct horse battery staple"
 
-// clock is a fake clock: it stands still until the test moves it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-// Now returns the clock's time; it is the users.Config.Now of the test's service.
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// env is one test's app on a fresh in-memory store, with its clock.
+// env is one test's app on a fresh in-memory store, with the clock and the mailbox of its
+// user service.
 type env struct {
 	app   *app.App
-	clock *clock
+	clock *userstest.Clock
+	mail  *userstest.Mailer
 }
 
-// newEnv builds the app on a fresh in-memory store and closes it when the test ends.
+// newEnv builds the app on a fresh in-memory store with userstest's configuration (cheap
+// hashing), a clock that stands still until the test moves it, and a mailer that keeps the
+// mails; the app is closed when the test ends. The app's constructor calls users.New itself
+// (it registers its deletion step), so it takes userstest.Config rather than
+// userstest.NewService.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c := newClock()
-	a, err := app.New(memory.New(), users.Config{Now: c.Now, Argon2: cheapArgon2})
+	e := &env{
+		clock: userstest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		mail:  new(userstest.Mailer),
+	}
+	a, err := app.New(memory.New(), userstest.Config(userstest.WithClock(e.clock), userstest.WithMailer(e.mail)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = a.Close() })
-	return &env{app: a, clock: c}
+	e.app = a
+	return e
 }
 
 // signUp creates a user and signs them in, as the app's sign-up page would, and returns the
@@ -216,11 +200,11 @@ func TestDeletingAUserRemovesTheirNotes(t *testing.T) {
 	assert.Equal(t, []string{"revoke-credentials", "remove-image", app.DeletionStepName, "remove-user"}, ticket.Steps)
 
 	// The deletion runs in the background: wait for the ticket, with a deadline.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		got, err := e.app.Users.Ticket(ctx, ticket.ID)
-		require.NoError(c, err)
-		assert.Equal(c, users.TicketCompleted, got.Status, "failed step %q: %s", got.FailedStep, got.Message)
-	}, 5*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ticket, err = userstest.WaitTicket(ctx, e.app.Users, ticket.ID)
+	require.NoError(t, err)
+	require.Equal(t, users.TicketCompleted, ticket.Status, "failed step %q: %s", ticket.FailedStep, ticket.Message)
 
 	assert.Zero(t, e.app.Notes.Count(ada.ID), "ada's notes")
 	assert.Equal(t, 1, e.app.Notes.Count(charles.ID), "charles's notes")
@@ -228,4 +212,59 @@ func TestDeletingAUserRemovesTheirNotes(t *testing.T) {
 	assert.ErrorIs(t, err, users.ErrUnauthorized, "ada's token")
 	_, err = e.app.Users.Get(ctx, ada.ID)
 	assert.ErrorIs(t, err, users.ErrNotFound, "ada")
+}
+
+func TestResetPasswordSignsOutEverywhere(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	_, token := e.signUp(t, "ada@example.com")
+	require.NoError(t, e.app.Notes.Add(ctx, token, "first program"))
+
+	// The reset code is mailed in the background: wait for the mail, with a deadline.
+	require.NoError(t, e.app.Users.ForgotPassword(ctx, "ada@example.com"))
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := e.mail.WaitMail(wctx, "ada@example.com", users.MailPasswordReset)
+	require.NoError(t, err)
+	require.NoError(t, e.app.Users.ResetPassword(ctx, m.Code, "a brand new password"))
+
+	_, err = e.app.Notes.List(ctx, token)
+	require.ErrorIs(t, err, users.ErrUnauthorized, "the old session")
+	s, err := e.app.Users.SignIn(ctx, "ada@example.com", "a brand new password")
+	require.NoError(t, err)
+	got, err := e.app.Notes.List(ctx, s.Token)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"first program"}, got, "the notes stay")
+}
+
+func TestResetCodeExpires(t *testing.T) {
+	tests := []struct {
+		name    string
+		wait    time.Duration
+		wantErr error
+	}{
+		{"a second before expiry", users.DefaultResetCodeTTL - time.Second, nil},
+		{"at expiry", users.DefaultResetCodeTTL, users.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := t.Context()
+			e.signUp(t, "ada@example.com")
+			require.NoError(t, e.app.Users.ForgotPassword(ctx, "ada@example.com"))
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			m, err := e.mail.WaitMail(wctx, "ada@example.com", users.MailPasswordReset)
+			require.NoError(t, err)
+
+			e.clock.Advance(tt.wait)
+			err = e.app.Users.ResetPassword(ctx, m.Code, "a brand new password")
+
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
 }

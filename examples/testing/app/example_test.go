@@ -6,19 +6,17 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/gousers/users"
 	"github.com/gousers/users/examples/testing/app"
 	"github.com/gousers/users/memory"
+	"github.com/gousers/users/userstest"
 )
 
 func Example() {
 	ctx := context.Background()
-	a, err := app.New(memory.New(), users.Config{
-		// Cheap hashing keeps the example fast; leave Argon2 unset outside tests.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-	})
+	// userstest.Config hashes cheaply, to keep the example fast: outside tests, pass a
+	// users.Config of your own.
+	a, err := app.New(memory.New(), userstest.Config())
 	if err != nil {
 		log.Fatal(err)
 	}
