@@ -74,7 +74,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		"scope": &in.Scope, "plan": &in.Plan, "vendor": (*stringList)(&in.Vendor),
 		"allowedPrivateComponents": &in.AllowedPrivateComponents, "orgId": &in.OrgID,
 		"status": &in.Status, "metadata": &in.Metadata, "permissions": &in.Permissions,
-		"passwordResetAllowed": &resetAllowed,
+		"passwordResetAllowed": &resetAllowed, "emailVerified": &in.EmailVerified,
 	})
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		"allowedPrivateComponents": &p.AllowedPrivateComponents, "orgId": &p.OrgID,
 		"status": &p.Status, "metadata": &p.Metadata, "version": &p.Version,
 		"permissions": &p.Permissions, "passwordResetAllowed": &p.PasswordResetAllowed,
-		"currentPassword": &p.CurrentPassword,
+		"currentPassword": &p.CurrentPassword, "emailVerified": &p.EmailVerified,
 	})
 	if err != nil {
 		return err

@@ -187,7 +187,7 @@ func TestCreateUser(t *testing.T) {
 		{"a taken username", `{"username":"erin@EXAMPLE.com"}`, http.StatusConflict, "username"},
 		{"an unknown status", `{"username":"x@example.com","status":"root"}`, http.StatusBadRequest, "status"},
 		{"a vendor of numbers", `{"username":"x@example.com","vendor":[1]}`, http.StatusBadRequest, "vendor"},
-		{"an unknown field", `{"username":"x@example.com","emailVerified":true}`, http.StatusBadRequest, "emailVerified"},
+		{"an unknown field", `{"username":"x@example.com","hasPassword":true}`, http.StatusBadRequest, "hasPassword"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,7 +270,8 @@ func TestUpdateUserMassAssignment(t *testing.T) {
 		{"a user sets components", f.alice, f.alice.ID, `{"allowedPrivateComponents":["x"]}`, http.StatusForbidden, "allowedPrivateComponents"},
 		{"a user sets a password without the current one", f.alice, f.alice.ID, fmt.Sprintf(`{"password":%q}`, newPassword), http.StatusForbidden, "password"},
 		{"a user sets a field in another case", f.alice, f.alice.ID, `{"Scope":["admin"]}`, http.StatusBadRequest, "Scope"},
-		{"a user sets a field PUT does not take", f.alice, f.alice.ID, `{"emailVerified":true}`, http.StatusBadRequest, "emailVerified"},
+		{"a user sets a field PUT does not take", f.alice, f.alice.ID, `{"hasPassword":true}`, http.StatusBadRequest, "hasPassword"},
+		{"a user verifies their own address", f.alice, f.alice.ID, `{"emailVerified":true}`, http.StatusForbidden, "emailVerified"},
 		{"a user updates another", f.alice, f.bob.ID, `{"name":"B"}`, http.StatusForbidden, ""},
 		{"a user activates another", f.alice, pending.ID, `{"status":"active"}`, http.StatusForbidden, ""},
 		{"an administrator raises their own status", f.admin, f.admin.ID, `{"status":"pending"}`, http.StatusForbidden, "status"},
@@ -396,4 +397,24 @@ func TestBlankScope(t *testing.T) {
 	res.decode(t, &prob)
 	assert.Equal(t, "scope", prob.Field)
 	validateResponse(t, newRequest(req), res)
+}
+
+// An administrator may mark an address verified, when it was verified another way: at
+// creation and later. Under users.Config.RequireVerifiedEmail the user then signs in.
+func TestAdministratorVerifiesAddress(t *testing.T) {
+	f := newFixture(t, func(s *setup) { s.cfg.RequireVerifiedEmail = true })
+	var u map[string]any
+	f.do(t, request{method: "POST", path: "/users", token: f.admin.token,
+		body: fmt.Sprintf(`{"username":"tess@example.com","password":%q,"emailVerified":true}`, newPassword)}).
+		want(t, http.StatusCreated).decode(t, &u)
+	assert.Equal(t, true, u["emailVerified"])
+	f.secret(newPassword)
+	f.do(t, request{method: "POST", path: "/user/auth", body: fmt.Sprintf(`{"username":"tess@example.com","password":%q}`, newPassword)}).
+		want(t, http.StatusOK)
+
+	f.do(t, request{method: "PUT", path: "/users/" + u["id"].(string), token: f.admin.token, body: `{"emailVerified":false}`}).
+		want(t, http.StatusOK).decode(t, &u)
+	assert.Equal(t, false, u["emailVerified"])
+	f.do(t, request{method: "POST", path: "/user/auth", body: fmt.Sprintf(`{"username":"tess@example.com","password":%q}`, newPassword)}).
+		want(t, http.StatusForbidden)
 }
