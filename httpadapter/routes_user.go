@@ -24,6 +24,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.setSessionCookie(w, s)
 	return writeJSON(w, http.StatusOK, s)
 }
 
@@ -48,6 +49,7 @@ func (h *handler) signUp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.setSessionCookie(w, s)
 	return writeJSON(w, http.StatusCreated, s)
 }
 
@@ -133,11 +135,11 @@ func (h *handler) userByEmail(ctx context.Context, email string) (*users.User, e
 	return found[0], nil
 }
 
-// forgotPassword serves POST /user/forgot-password: {email} → 200 {}, the same answer in the
+// forgotPassword serves POST /user/forgot-password: {email}, JSON or form-encoded → 200 {}, the same answer in the
 // same time whether or not the address is a user's (the Service mails in the background).
 func (h *handler) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct{ email string }
-	if err := h.decode(w, r, fields{"email": &in.email}); err != nil {
+	if err := h.decodeForm(w, r, fields{"email": &in.email}); err != nil {
 		return err
 	}
 	if err := required("email", in.email); err != nil {
@@ -175,6 +177,7 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
