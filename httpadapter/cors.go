@@ -49,7 +49,7 @@ func checkOrigins(origins []string) error {
 	}
 	for _, o := range origins {
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Contains(u.Host, "*") ||
 			!strings.EqualFold(u.Scheme+"://"+u.Host, o) {
 			return fmt.Errorf("httpadapter: CORS origin %q is not a scheme, a host and an optional port, such as https://app.example.com", o)
 		}
