@@ -89,7 +89,8 @@ func (c *CORS) crossOrigin() *http.CrossOriginProtection {
 		return p
 	}
 	for _, o := range c.AllowedOrigins {
-		if err := p.AddTrustedOrigin(o); err != nil {
+		// Browsers send the origin in lower case, and the check compares it exactly.
+		if err := p.AddTrustedOrigin(strings.ToLower(o)); err != nil {
 			panic(fmt.Sprintf("httpadapter: CORS origin %q: %v", o, err))
 		}
 	}

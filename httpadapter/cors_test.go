@@ -76,17 +76,21 @@ func TestCORSActualRequest(t *testing.T) {
 func TestCORSCredentialsTrustOrigin(t *testing.T) {
 	tests := []struct {
 		name        string
+		allowed     string // in CORS.AllowedOrigins
 		credentials bool
-		origin      string
+		origin      string // the request's, as a browser sends it
 		status      int
 	}{
-		{"allowed with credentials", true, frontEnd, http.StatusOK},
-		{"allowed without credentials", false, frontEnd, http.StatusForbidden},
-		{"another origin", true, "https://evil.example", http.StatusForbidden},
+		{"allowed with credentials", frontEnd, true, frontEnd, http.StatusOK},
+		{"allowed without credentials", frontEnd, false, frontEnd, http.StatusForbidden},
+		{"another origin", frontEnd, true, "https://evil.example", http.StatusForbidden},
+		{"allowed in capitals", "HTTPS://App.Example.com", true, frontEnd, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, withCookie, withCORS(tt.credentials))
+			f := newFixture(t, withCookie, func(s *setup) {
+				s.opts.CORS = &httpadapter.CORS{AllowedOrigins: []string{tt.allowed}, AllowCredentials: tt.credentials}
+			})
 			header := cookieHeader(f.alice.token, "cross-site")
 			header.Set("Origin", tt.origin)
 			f.do(t, request{method: "POST", path: "/user/change-password", header: header,
