@@ -123,18 +123,21 @@ func TestBrowser(t *testing.T) {
 	base := "http://127.0.0.1:" + port
 
 	const (
-		adaEmail   = "ada@example.com"
-		password1  = "correct horse battery staple"
-		password2  = "a new pass phrase of ada"
-		tooShort   = "short"
-		adminEmail = "root@example.com"
+		adaEmail      = "ada@example.com"
+		password1     = "correct horse battery staple"
+		password2     = "a new pass phrase of ada"
+		tooShort      = "short"
+		adminEmail    = "root@example.com"
+		adminPassword = "the administrator's pass phrase"
 	)
 	p := startProcess(t, bin,
 		[]string{"-addr", "127.0.0.1:" + port, "-db", filepath.Join(dir, "users.db"), "-mail-dir", mailDir,
 			"-rate-limit", "0", "-base-url", base},
-		map[string]string{envAdminEmail: adminEmail, envAdminPassword: "the administrator's pass phrase"})
+		map[string]string{envAdminEmail: adminEmail, envAdminPassword: adminPassword})
 	c := newClient(t, p.addr)
-	c.expect(http.StatusCreated, "POST", "/user", "", map[string]string{"username": adaEmail, "password": password1}, nil)
+	var admin session
+	c.expect(http.StatusOK, "POST", "/user/auth", "", map[string]string{"username": adminEmail, "password": adminPassword}, &admin)
+	c.expect(http.StatusCreated, "POST", "/users", admin.Token, map[string]string{"username": adaEmail, "password": password1}, nil)
 	c.expect(http.StatusOK, "POST", "/user/forgot-password", "", map[string]string{"email": adaEmail}, nil)
 	link := waitResetLink(t, mailDir)
 	require.True(t, strings.HasPrefix(link, base+"/reset-password?code="), "the link is built from -base-url: %s", link)
@@ -235,7 +238,7 @@ func TestBrowser(t *testing.T) {
 
 	p.terminate(t)
 	log := p.stderr.String()
-	for _, secret := range []string{password1, password2, tooShort, cookie.Value, strings.TrimPrefix(link, base+"/reset-password?code=")} {
+	for _, secret := range []string{adminPassword, admin.Token, password1, password2, tooShort, cookie.Value, strings.TrimPrefix(link, base+"/reset-password?code=")} {
 		assert.NotContains(t, log, secret, "a secret in the log")
 	}
 }
