@@ -82,18 +82,18 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// linkLineRE finds the link of a reset mail, on a line of its own.
-var linkLineRE = regexp.MustCompile(`(?m)^(http://\S+/reset-password\?code=\S+?)\r?$`)
+// linkLineRE finds the link of a mail, on a line of its own.
+var linkLineRE = regexp.MustCompile(`(?m)^(http://\S+\?code=\S+?)\r?$`)
 
-// waitResetLink waits until dir holds a reset mail and returns the link in the newest.
-func waitResetLink(t *testing.T, dir string) string {
+// waitLink waits until dir holds a mail with the subject and returns the link in the newest.
+func waitLink(t *testing.T, dir, subject string) string {
 	t.Helper()
 	var link string
 	testutil.Eventually(t, func() bool {
 		files := emlFiles(t, dir)
 		for i := len(files) - 1; i >= 0; i-- {
 			m := readEML(t, files[i])
-			if m.header.Get("Subject") != "Reset your password" {
+			if m.header.Get("Subject") != subject {
 				continue
 			}
 			if found := linkLineRE.FindStringSubmatch(m.body); found != nil {
@@ -102,12 +102,13 @@ func waitResetLink(t *testing.T, dir string) string {
 			}
 		}
 		return false
-	}, "a reset mail with a link in %s", dir)
+	}, "a mail %q with a link in %s", subject, dir)
 	return link
 }
 
-// TestBrowser drives a real browser through the pages of the server binary: it opens the
-// link of a mailed reset, is told that a too-short password is too short, sets a good one,
+// TestBrowser drives a real browser through the pages of the server binary: it confirms the
+// address of a registration with the mailed link, opens the link of a mailed reset, is told
+// that a too-short password is too short, sets a good one,
 // signs in with it through the sign-in page (the session cookie), reads GET /user with the
 // cookie, and is refused (403) when another origin's page posts a sign-out with the cookie,
 // which a same-origin sign-out then does.
@@ -135,12 +136,9 @@ func TestBrowser(t *testing.T) {
 			"-rate-limit", "0", "-base-url", base},
 		map[string]string{envAdminEmail: adminEmail, envAdminPassword: adminPassword})
 	c := newClient(t, p.addr)
-	var admin session
-	c.expect(http.StatusOK, "POST", "/user/auth", "", map[string]string{"username": adminEmail, "password": adminPassword}, &admin)
-	c.expect(http.StatusCreated, "POST", "/users", admin.Token, map[string]string{"username": adaEmail, "password": password1}, nil)
-	c.expect(http.StatusOK, "POST", "/user/forgot-password", "", map[string]string{"email": adaEmail}, nil)
-	link := waitResetLink(t, mailDir)
-	require.True(t, strings.HasPrefix(link, base+"/reset-password?code="), "the link is built from -base-url: %s", link)
+	c.expect(http.StatusAccepted, "POST", "/user/register", "", map[string]string{"email": adaEmail, "password": password1}, nil)
+	verifyLink := waitLink(t, mailDir, "Confirm your e-mail address")
+	require.True(t, strings.HasPrefix(verifyLink, base+"/verify?code="), "the link is built from -base-url: %s", verifyLink)
 
 	// Another origin of the same site (another port of 127.0.0.1), whose page posts a form to
 	// the server: the browser sends the SameSite=Lax cookie along.
@@ -159,6 +157,22 @@ func TestBrowser(t *testing.T) {
 		require.NoError(t, err, "the text of %s", selector)
 		return s
 	}
+
+	// The verification link opens a page whose button confirms the address.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(verifyLink),
+		chromedp.WaitVisible(css("button")),
+	), "the verification page")
+	assert.Equal(t, "Confirm your e-mail address", text("h1"))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css("button")),
+		chromedp.WaitVisible(css("#done")),
+	), "the confirmation")
+	assert.Equal(t, "Your e-mail address "+adaEmail+" is confirmed.", text("#done"))
+
+	c.expect(http.StatusOK, "POST", "/user/forgot-password", "", map[string]string{"email": adaEmail}, nil)
+	link := waitLink(t, mailDir, "Reset your password")
+	require.True(t, strings.HasPrefix(link, base+"/reset-password?code="), "the link is built from -base-url: %s", link)
 
 	// The link opens the form; a too-short password is refused in words.
 	require.NoError(t, chromedp.Do(ctx,
@@ -238,7 +252,8 @@ func TestBrowser(t *testing.T) {
 
 	p.terminate(t)
 	log := p.stderr.String()
-	for _, secret := range []string{adminPassword, admin.Token, password1, password2, tooShort, cookie.Value, strings.TrimPrefix(link, base+"/reset-password?code=")} {
+	for _, secret := range []string{adminPassword, password1, password2, tooShort, cookie.Value,
+		strings.TrimPrefix(verifyLink, base+"/verify?code="), strings.TrimPrefix(link, base+"/reset-password?code=")} {
 		assert.NotContains(t, log, secret, "a secret in the log")
 	}
 }
