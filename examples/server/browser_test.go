@@ -151,11 +151,18 @@ func TestBrowser(t *testing.T) {
 
 	ctx := newBrowser(t, exe)
 	css := func(selector string) chromedp.CSS { return chromedp.CSS(selector) }
+	// text returns the text of the first element the selector finds, once there is one with
+	// text. It reads it with a script, again while the page is still changing under it.
 	text := func(selector string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(selector)))
-		require.NoError(t, err, "the text of %s", selector)
-		return s
+		var got string
+		testutil.Eventually(t, func() bool {
+			s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+				`(document.querySelector(%q) || {innerText: ""}).innerText`, selector)))
+			got = s
+			return err == nil && s != ""
+		}, "the text of %s", selector)
+		return got
 	}
 
 	// The verification link opens a page whose button confirms the address.
@@ -217,9 +224,7 @@ func TestBrowser(t *testing.T) {
 	currentUser := func() string {
 		t.Helper()
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/user")))
-		body, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		require.NoError(t, err, "the text of GET /user")
-		return body
+		return text("body")
 	}
 	assert.Contains(t, currentUser(), `"username":"`+adaEmail+`"`)
 
