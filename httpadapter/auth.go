@@ -18,13 +18,17 @@ import (
 //	mux.Handle("GET /notes", auth.RequireUser(notes))
 //	mux.Handle("GET /reports", auth.RequireScope("admin", "auditor")(reports))
 //
-// The middleware reads the token from the Authorization header ("Bearer <token>"), asks the
-// Service whose it is, and puts that user in the request's context for UserFrom, and the
+// The middleware reads the token from the Authorization header ("Bearer <token>") or, when
+// Cookie is set and the request has no Authorization header, from the session cookie; it asks
+// the Service whose it is, and puts that user in the request's context for UserFrom, and the
 // principal as the actor of every Service call made with the request's context (see
 // users.WithActor): the Service then decides for the caller. A request without a live token is
-// answered 401 with a problem+json body and a WWW-Authenticate header; one whose user lacks
-// the role RequireScope asks for, 403; one whose user must change their password
-// (users.User.MustChangePassword), 403 with the code password_change_required.
+// answered 401 with a problem+json body and a WWW-Authenticate header; one whose user lacks the
+// role RequireScope asks for, 403; one whose user must change their password
+// (users.User.MustChangePassword), 403 with the code password_change_required. An unsafe
+// request (POST, PUT, DELETE, ...) authenticated by the cookie must pass CrossOrigin, or is
+// answered 403: a browser adds the cookie to any site's request, never the Authorization
+// header.
 //
 // The fields must not change once the middleware is in use; an Auth is then safe for
 // concurrent use.
@@ -33,6 +37,19 @@ type Auth struct {
 	Service users.Service
 	// Logger receives internal errors, such as a store that fails; nil is silent.
 	Logger *slog.Logger
+	// Cookie, when set, names the session cookie the middleware accepts beside the
+	// Authorization header, which wins when a request has both. Give it the Options.Cookie of
+	// the handler that sets the cookie. Nil: bearer tokens only.
+	Cookie *Cookie
+	// CrossOrigin checks the unsafe requests authenticated by the cookie (see
+	// http.CrossOriginProtection). Nil: http.NewCrossOriginProtection(), which lets through
+	// same-origin requests and requests from clients that are not browsers.
+	CrossOrigin *http.CrossOriginProtection
+	// Unauthorized, when set, answers the requests the middleware does not let through (401,
+	// or 403 from RequireScope or CrossOrigin), instead of the problem+json answer; err is a
+	// *users.Error saying why, whose message is safe to show. An app may redirect a browser to
+	// its sign-in page with it. It is not called for internal errors, which are answered 500.
+	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // The answers of the middleware to a request it does not let through.
@@ -85,7 +102,7 @@ func (a *Auth) requireUser(next http.Handler, mayChange bool) http.Handler {
 			err = users.ErrPasswordChangeRequired
 		}
 		if err != nil {
-			writeError(w, r, a.Logger, err)
+			a.refuse(w, r, err)
 			return
 		}
 		ctx := users.WithActor(context.WithValue(r.Context(), callerKey{}, c), c.Principal)
@@ -93,14 +110,22 @@ func (a *Auth) requireUser(next http.Handler, mayChange bool) http.Handler {
 	})
 }
 
-// userIfAuthorized returns a handler that lets through a request without an Authorization
-// header as it is, with no caller, and one with the header as RequireUser does: only with a
-// live bearer token. Routes that take either the caller's token or credentials in the body
-// use it, so that a bad token is 401 and never read as the other form.
-func (a *Auth) userIfAuthorized(next http.Handler) http.Handler {
-	withUser := a.requireUser(next, true)
+// OptionalUser returns a handler that lets through a request without credentials (no
+// Authorization header, and no session cookie when Cookie is set) as it is, without a user
+// for UserFrom, and one with credentials as RequireUser does: only with a live token, so that
+// a bad token is answered 401 and the request is never taken as an anonymous one. A route
+// that serves both the signed-in and anonymous callers, or that takes either the caller's
+// token or credentials in the body, uses it.
+func (a *Auth) OptionalUser(next http.Handler) http.Handler {
+	return a.optionalUser(next, false)
+}
+
+// optionalUser is OptionalUser, letting through a user who must change their password when
+// mayChange is set (see requireUser).
+func (a *Auth) optionalUser(next http.Handler, mayChange bool) http.Handler {
+	withUser := a.requireUser(next, mayChange)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Header["Authorization"]; ok {
+		if a.hasCredential(r) {
 			withUser.ServeHTTP(w, r)
 			return
 		}
@@ -119,7 +144,7 @@ func (a *Auth) RequireScope(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return a.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !slices.ContainsFunc(roles, callerFrom(r).User.HasRole) {
-				writeError(w, r, a.Logger, &users.Error{Code: users.CodeForbidden, Message: "this needs one of the roles " + strings.Join(roles, ", ")})
+				a.refuse(w, r, &users.Error{Code: users.CodeForbidden, Message: "this needs one of the roles " + strings.Join(roles, ", ")})
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -128,11 +153,12 @@ func (a *Auth) RequireScope(roles ...string) func(http.Handler) http.Handler {
 }
 
 // authenticate returns the caller of r, or an error: ErrUnauthorized for a missing,
-// malformed, unknown or expired token, or the Service's internal error.
+// malformed, unknown or expired token, ErrForbidden for a cookie on a cross-origin unsafe
+// request, or the Service's internal error.
 func (a *Auth) authenticate(r *http.Request) (*caller, error) {
-	token, ok := bearerToken(r)
-	if !ok {
-		return nil, errNoToken
+	token, err := a.credential(r)
+	if err != nil {
+		return nil, err
 	}
 	p, err := a.Service.Authenticate(r.Context(), token)
 	if errors.Is(err, users.ErrUnauthorized) {
@@ -144,9 +170,11 @@ func (a *Auth) authenticate(r *http.Request) (*caller, error) {
 	return &caller{Principal: p, token: token}, nil
 }
 
-// bearerToken returns the token of an "Authorization: Bearer <token>" header; the scheme's
-// case does not matter (RFC 9110, section 11.1).
-func bearerToken(r *http.Request) (string, bool) {
+// BearerToken returns the token of the request's "Authorization: Bearer <token>" header, and
+// false when it has none, or a header of another scheme or without a token. The scheme's case
+// does not matter (RFC 9110, section 11.1). It only reads the header: whether the token is
+// live is the Service's to say (users.Service.Authenticate). Safe for concurrent use.
+func BearerToken(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

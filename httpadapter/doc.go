@@ -30,13 +30,13 @@
 //	POST   /user/auth                                anyone   {username, password} → 200 {token, user, expires}
 //	POST   /user                                     anyone*  {username, email, password, metadata} → 202 {} or 201 {token, user, expires}: see Sign-up
 //	GET    /user                                     user     → 200 the caller
-//	POST   /user/register                            anyone*  {username or email, name, password}, form → 202 {}, whether or not the address is taken
+//	POST   /user/register                            anyone*  {username or email, name, password, success, failure}, form → 202 {}, whether or not the address is taken
 //	POST   /user/register/resend                     anyone   {email}, form → 202 {}, whether or not a code is mailed
 //	POST   /user/verify                              anyone   {code}, form → 200 the user, e-mail verified; 400 for a bad code
 //	POST   /user/change-password                     user     {oldPassword, newPassword} → 200 {}
 //	                                                 anyone   without an Authorization header: {email, oldPassword, newPassword}, form → 200 {}
 //	POST   /user/reset-password                      policy   {email, password} → 200 {} (set-password: an administrator sets a password)
-//	POST   /user/forgot-password                     anyone   {email} → 200 {}, the same for an unknown address
+//	POST   /user/forgot-password                     anyone   {email, success, failure}, form → 200 {}, the same for an unknown address
 //	POST   /user/forgot-password/reset               anyone   {code, password} → 200 {}
 //	POST   /user/sign-out                            user     → 204; the session token, or the API key, stops working
 //	GET    /user/keys                                user     → 200 [{id, name, prefix, created, expires, lastUsed}, ...]
@@ -200,9 +200,35 @@
 //
 // # Middleware
 //
-// Auth protects the app's own routes with the same bearer tokens, with or without the
-// handler: RequireUser lets through requests with a live token, RequireScope those whose
-// user has a role, and UserFrom reads the user from the request's context.
+// Auth protects the app's own routes with the same bearer tokens (and, with Auth.Cookie, the
+// session cookie), with or without the handler: RequireUser lets through requests with a live
+// token, RequireScope those whose user has a role, OptionalUser anonymous requests too, and
+// UserFrom reads the user from the request's context. BearerToken reads the header.
+//
+// # Browser apps
+//
+// Options.Cookie turns on cookie mode: sign-in and sign-up also set the session token in an
+// HttpOnly, Secure, SameSite=Lax cookie that expires with the session, sign-out clears it,
+// and the routes (and Auth, given the same Cookie) accept it as they accept the
+// Authorization header, which wins when a request has both. In cookie mode an unsafe
+// request authenticated by the cookie, and a sign-in or sign-up without an Authorization
+// header, must pass http.CrossOriginProtection: a browser's request from another origin is
+// answered 403, so another site can neither act with a visitor's session nor sign them in to
+// an account of its own. Requests with a bearer token are not checked: a browser never adds
+// that header by itself.
+//
+// Options.CORS lets a front end on other origins call the API: preflight requests are
+// answered, and with AllowCredentials those origins may also send the cookie.
+//
+// POST /user/register and POST /user/forgot-password take Axway's success and failure URLs.
+// A URL is honoured only when its scheme, host and path equal an entry of
+// Options.RedirectAllowlist; any other is 400, so the handler is never an open redirect. A
+// form post that gives them is answered 303 to success, or to failure with the error's code
+// and field in the query; a JSON request gets its JSON answer.
+//
+// Pages returns a handler for the HTML pages the mails link to: the password-reset form, the
+// e-mail confirmation button, and in cookie mode sign-in and sign-out pages. Opening a link
+// never uses its code; only the POST of the page's form does.
 //
 // # Concurrency
 //

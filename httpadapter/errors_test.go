@@ -41,7 +41,7 @@ func bodyRoutes(f *fixture) []request {
 // without a token among those that take forms.
 func takesForm(req request) bool {
 	switch req.path {
-	case "/user/register", "/user/register/resend", "/user/verify", "/user/change-password":
+	case "/user/register", "/user/register/resend", "/user/verify", "/user/change-password", "/user/forgot-password":
 		return req.token == ""
 	}
 	return false

@@ -62,6 +62,23 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the rate limits' clock; default time.Now. Tests set it.
 	Now func() time.Time
+
+	// Cookie, when set, turns on cookie mode for browser apps: sign-in and sign-up set the
+	// session cookie, sign-out clears it, and the routes accept it as a bearer token; an
+	// unsafe request authenticated by the cookie, and a sign-in or sign-up without an
+	// Authorization header, must then come from the handler's own origin (or a CORS origin
+	// allowed credentials), or are answered 403. See Cookie.
+	Cookie *Cookie
+	// CORS, when set, lets a front end on other origins call the API from a browser. See CORS.
+	CORS *CORS
+	// RedirectAllowlist are the URLs to which POST /user/register and POST
+	// /user/forgot-password may redirect a form post (their success and failure fields):
+	// absolute http or https URLs, or absolute paths. A URL is taken only when its scheme,
+	// host and path equal an entry's; any other is answered 400. Empty: none is.
+	RedirectAllowlist []string
+	// Unauthorized, when set, answers the requests refused for want of a live token (401),
+	// of a role (403), or for a cookie sent cross-origin (403). See Auth.Unauthorized.
+	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // New returns an http.Handler serving the user API on svc: the routes listed in the package
@@ -70,14 +87,14 @@ type Options struct {
 //
 // Every response to a request it cannot serve is an application/problem+json document (see
 // the package documentation). The handler is safe for concurrent use. New panics when svc is
-// nil.
+// nil, and when opts.CORS or opts.RedirectAllowlist has an entry it cannot use.
 func New(svc users.Service, opts Options) http.Handler {
 	if svc == nil {
 		panic("httpadapter: New needs a Service")
 	}
 	h := &handler{
 		svc:        svc,
-		auth:       &Auth{Service: svc, Logger: opts.Logger},
+		auth:       &Auth{Service: svc, Logger: opts.Logger, Cookie: opts.Cookie, CrossOrigin: opts.CORS.crossOrigin(), Unauthorized: opts.Unauthorized},
 		log:        opts.Logger,
 		signUpMode: opts.SignUp,
 		maxBody:    opts.MaxBodyBytes,
@@ -85,6 +102,11 @@ func New(svc users.Service, opts Options) http.Handler {
 		maxImport:  opts.MaxImportBytes,
 		addrOf:     clientAddr(opts.ClientIPHeader),
 		mux:        http.NewServeMux(),
+		redirects:  newAllowlist(opts.RedirectAllowlist),
+		now:        opts.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -100,7 +122,7 @@ func New(svc users.Service, opts Options) http.Handler {
 		h.mux.Handle(rt.pattern, h.wrap(rt))
 	}
 	h.mux.HandleFunc("/", h.notRouted)
-	return h.mux
+	return opts.CORS.handler(h.mux)
 }
 
 // handler serves the API. It is not changed after New, but for its limiters' state, which
@@ -116,6 +138,8 @@ type handler struct {
 	addrOf     func(*http.Request) netip.Addr
 	limiters   [limitKinds]*limiter // nil for noLimit and for limits turned off
 	mux        *http.ServeMux
+	redirects  allowlist        // of Options.RedirectAllowlist
+	now        func() time.Time // the clock of the session cookie's max age
 }
 
 // access says who may call a route before the policy is asked.
@@ -227,11 +251,12 @@ func (h *handler) wrap(rt route) http.Handler {
 	case rt.access == mayChange:
 		next = h.auth.requireUser(next, true)
 	case rt.access == optionalUser:
-		next = h.auth.userIfAuthorized(next)
+		next = h.auth.optionalUser(next, true)
 	case rt.access == creator && h.signUpMode == SignUpAdmin:
 		next = h.auth.RequireScope(users.RoleAdmin)(next)
 	}
-	return h.limiters[rt.limit].limit(next, h.addrOf, h.fail)
+	next = h.guardSession(rt, next)
+	return h.redirecting(rt, h.limiters[rt.limit].limit(next, h.addrOf, h.fail))
 }
 
 // errorWriter writes an error response.

@@ -21,6 +21,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.setSessionCookie(w, s)
 	return writeJSON(w, http.StatusOK, s)
 }
 
@@ -53,6 +54,7 @@ func (h *handler) signUp(w http.ResponseWriter, r *http.Request) error {
 	if s == nil {
 		return writeJSON(w, http.StatusAccepted, empty)
 	}
+	h.setSessionCookie(w, s)
 	return writeJSON(w, http.StatusCreated, s)
 }
 
@@ -115,11 +117,12 @@ func (h *handler) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, empty)
 }
 
-// forgotPassword serves POST /user/forgot-password: {email} → 200 {}, the same answer in the
-// same time whether or not the address is a user's (the Service mails in the background).
+// forgotPassword serves POST /user/forgot-password: {email}, JSON or form-encoded → 200 {},
+// the same answer in the same time whether or not the address is a user's (the Service mails
+// in the background).
 func (h *handler) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct{ email string }
-	if err := h.decode(w, r, fields{"email": &in.email}); err != nil {
+	if err := h.decodeForm(w, r, fields{"email": &in.email}); err != nil {
 		return err
 	}
 	if err := required("email", in.email); err != nil {
@@ -152,6 +155,7 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err := h.svc.SignOut(r.Context(), callerFrom(r).token); err != nil {
 		return err
 	}
+	h.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -27,9 +27,10 @@ type config struct {
 	smtp         string // host:port of the SMTP server to send mail through; "" for the development mailer
 	smtpFrom     string // the sender of the mails sent over SMTP
 	smtpInsecure bool   // allow an SMTP server without STARTTLS
-	baseURL      string // the app's URL, from which the links in mails are built; with smtp only
+	baseURL      string // the app's URL, from which the links in mails are built; "": http://localhost:PORT (see linkBase)
 	smtpUsername string // from USERS_SMTP_USERNAME only
 	smtpPassword string // from USERS_SMTP_PASSWORD only, never a flag (flags show in ps); a secret: never log it
+	corsOrigins  string // comma-separated origins of front ends allowed to call the API; "" for none
 
 	command string // "" to serve, or cmdImport or cmdExport
 	file    string // the command's FILE: a path, or "-" for standard input or output
@@ -54,6 +55,7 @@ var flagEnv = []struct{ flag, env string }{
 	{"smtp-from", "USERS_SMTP_FROM"},
 	{"smtp-insecure", "USERS_SMTP_INSECURE"},
 	{"base-url", "USERS_BASE_URL"},
+	{"cors-origins", "USERS_CORS_ORIGINS"},
 }
 
 // usageError is a bad flag, argument or environment variable.
@@ -81,7 +83,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.smtpFrom, "smtp-from", "", "the sender `address` of the mails, required with -smtp")
 	fs.BoolVar(&c.smtpInsecure, "smtp-insecure", false, "with -smtp, allow a server that does not offer STARTTLS")
 	fs.StringVar(&c.baseURL, "base-url", "",
-		"with -smtp, the app's `URL`, from which the links in mails are built (default http://localhost:PORT of -addr)")
+		"the app's `URL`, from which the links in mails are built (default http://localhost:PORT of -addr); http makes the session cookie insecure, for development")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "",
+		"comma-separated `origins` of front ends that may call the API from a browser, such as https://app.example.com")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage:\n"+
 			"  server [flags]              serve the users REST API over a SQLite database\n"+
@@ -152,6 +156,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if _, ok := signUpModes[c.signUp]; !ok {
 		return config{}, &usageError{fmt.Errorf("-signup must be verify, open or admin, not %q", c.signUp)}
+	}
+	if err := c.checkBrowser(); err != nil {
+		return config{}, &usageError{err}
 	}
 	if err := c.parseSMTP(getenv); err != nil {
 		return config{}, &usageError{err}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,11 +26,13 @@ var mailFrom = mail.Address{Name: "users", Address: "no-reply@localhost"}
 // mail; without a directory the log line carries the code, the only way to read it; with one
 // the line leaves the code out, and the mail is written to the directory as an RFC 5322
 // message in an .eml file of its own, which appears whole or not at all. File names sort in
-// the order the mails were sent. A mailer is safe for concurrent use.
+// the order the mails were sent. A mail with a code also carries the link smtpmail would
+// send, built from links. A mailer is safe for concurrent use.
 type mailer struct {
-	dir string // "" for none
-	log *slog.Logger
-	now func() time.Time
+	dir   string // "" for none
+	log   *slog.Logger
+	now   func() time.Time
+	links *url.URL // the base URL of the links; nil for none
 }
 
 var _ users.Mailer = (*mailer)(nil)
@@ -64,7 +67,7 @@ func (ml *mailer) Send(ctx context.Context, m users.Mail) error {
 	}
 	now := ml.now()
 	id := randomHex(16)
-	msg := message(m, now, "<"+id+"@localhost>")
+	msg := message(m, now, "<"+id+"@localhost>", link(ml.links, m))
 	// The time first, so that names sort by it; the random part keeps them apart.
 	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + id[:16] + ".eml"
 	path := filepath.Join(ml.dir, name)
@@ -75,9 +78,13 @@ func (ml *mailer) Send(ctx context.Context, m users.Mail) error {
 	return nil
 }
 
-// message returns m as an RFC 5322 message with a text/plain UTF-8 body, sent at now.
-func message(m users.Mail, now time.Time, messageID string) []byte {
+// message returns m as an RFC 5322 message with a text/plain UTF-8 body, sent at now, with
+// the link ("" for none).
+func message(m users.Mail, now time.Time, messageID, link string) []byte {
 	subject, body := content(m, now)
+	if link != "" {
+		body += "\nOr open this link:\n\n" + link + "\n"
+	}
 	var b bytes.Buffer
 	header := func(name, value string) { b.WriteString(name + ": " + value + "\r\n") }
 	header("From", mailFrom.String())

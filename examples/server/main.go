@@ -46,12 +46,28 @@
 //	-smtp-from ADDRESS  USERS_SMTP_FROM   the sender of the mails; required with -smtp
 //	-smtp-insecure      USERS_SMTP_INSECURE
 //	                                      with -smtp, allow a server without STARTTLS
-//	-base-url URL       USERS_BASE_URL    with -smtp, the app's URL, from which the links in
-//	                                      mails are built (default http://localhost:PORT, the
-//	                                      port of -addr)
+//	-base-url URL       USERS_BASE_URL    the app's URL, from which the links in mails are
+//	                                      built (default http://localhost:PORT, the port of
+//	                                      -addr); an http URL makes the session cookie
+//	                                      insecure, for development
+//	-cors-origins URLS  USERS_CORS_ORIGINS
+//	                                      comma-separated origins of front ends that may call
+//	                                      the API from a browser, with the session cookie
+//	                                      (default: none)
 //
 // The rate limits are kept by the connection's address: behind a reverse proxy every client
 // shares the proxy's. An app in that position sets httpadapter.Options.ClientIPHeader.
+//
+// # Browsers
+//
+// Beside the API the server serves the HTML pages the mails link to, GET and POST
+// /reset-password and /verify, and sign-in and sign-out pages, /sign-in and /sign-out (see
+// httpadapter.Pages). Opening a link uses no code; the page's form does. Sign-in, through the
+// page or POST /user/auth, also sets the session in an HttpOnly, SameSite=Lax cookie, which the
+// API accepts as a bearer token; unsafe requests with the cookie from another origin are
+// refused (403). The cookie is Secure unless -base-url is an http URL (the default,
+// http://localhost:PORT, is). For example, open the link of a reset mail written to -mail-dir,
+// choose a password, then sign in at http://localhost:8080/sign-in.
 //
 // # The first administrator
 //
@@ -69,7 +85,8 @@
 // Without -smtp, the password-reset codes of POST /user/forgot-password are not sent anywhere:
 // the program's mailer is then for development. It logs each mail, and with -mail-dir it also writes
 // it to DIR as an RFC 5322 message (a file of its own, named by the time it was sent, so
-// the newest sorts last) where a person or a test can read the code. Without -mail-dir the
+// the newest sorts last) where a person or a test can read the code and the link, built from
+// -base-url as smtpmail builds it. Without -mail-dir the
 // log line carries the code, as the only way to read it; with -mail-dir it does not. Nothing
 // else the server logs carries a password, hash, token or code.
 //
@@ -249,6 +266,7 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		if err != nil {
 			return err
 		}
+		dev.links = cfg.linkBase()
 		if cfg.mailDir == "" {
 			log.Warn("no mail directory: mails are logged with their codes, fit only for development")
 		}
@@ -276,7 +294,8 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 // newHandler returns the server's routes: GET /healthz, and every route of the adapter.
 func newHandler(svc users.Service, cfg config, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", httpadapter.New(svc, httpadapter.Options{RateLimits: cfg.rateLimits(), Logger: log, SignUp: signUpModes[cfg.signUp]}))
+	mux.Handle("/", httpadapter.New(svc, cfg.browserOptions(httpadapter.Options{RateLimits: cfg.rateLimits(), Logger: log, SignUp: signUpModes[cfg.signUp]})))
+	mountPages(mux, svc, cfg, log)
 	mux.Handle("GET /healthz", healthz(svc, log))
 	return mux
 }
