@@ -13,6 +13,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -31,9 +32,7 @@ func bcryptHash(t testing.TB, password, version string) string {
 // argon2idHash returns an argon2id hash of password with parameters other than the harness's.
 func argon2idHash(t testing.TB, password string) string {
 	t.Helper()
-	h, err := argon2id.CreateHash(password, &argon2id.Params{Memory: 32, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32})
-	require.NoError(t, err)
-	return h
+	return testutil.Hash(t, users.Argon2Params{Memory: 32, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password)
 }
 
 // importOne imports one user and returns its result, failing the test on a store error.

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 )
 
@@ -316,10 +315,10 @@ type Config struct {
 	MaxImageBytes int
 	MaxImageSide  int
 
-	// Argon2 sets the argon2id parameters of new hashes. Default: OWASP's m=19 MiB, t=2, p=1,
-	// 16-byte salt, 32-byte key. A stored hash with other parameters is rehashed after the
-	// next successful sign-in.
-	Argon2 *argon2id.Params
+	// Argon2 sets the argon2id parameters of new hashes. The zero value means DefaultArgon2:
+	// OWASP's m=19 MiB, t=2, p=1, 16-byte salt, 32-byte key. A stored hash with other
+	// parameters is rehashed after the next successful sign-in.
+	Argon2 Argon2Params
 	// Hasher replaces the argon2id hasher (Argon2 is then ignored). For tests and migration.
 	Hasher Hasher
 	// MaxConcurrentHashes bounds the hashes computed at once; callers beyond it wait, and
@@ -416,8 +415,8 @@ const (
 
 // DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
 // parallelism 1, a 16-byte salt and a 32-byte key.
-func DefaultArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+func DefaultArgon2() Argon2Params {
+	return Argon2Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 }
 
 // service implements Service.
@@ -486,14 +485,11 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Hasher == nil {
-		p := c.Argon2
-		if p == nil {
-			p = DefaultArgon2()
+		h, err := NewArgon2idHasher(c.Argon2)
+		if err != nil {
+			return err
 		}
-		if !argon2ParamsUsable(p) {
-			return invalid("Argon2", "needs memory, iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more")
-		}
-		c.Hasher = NewArgon2idHasher(p)
+		c.Hasher = h
 	}
 	if c.MaxConcurrentHashes <= 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)

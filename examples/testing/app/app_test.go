@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,7 +15,7 @@ import (
 
 // cheapArgon2 makes hashing a password take microseconds rather than the tens of milliseconds
 // the defaults cost on purpose. Never use it outside tests.
-var cheapArgon2 = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+var cheapArgon2 = users.TestArgon2()
 
 const password = "correct horse battery staple"
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/gousers/users"
 	"github.com/gousers/users/examples/testing/app"
 	"github.com/gousers/users/memory"
@@ -17,7 +15,7 @@ func Example() {
 	ctx := context.Background()
 	a, err := app.New(memory.New(), users.Config{
 		// Cheap hashing keeps the example fast; leave Argon2 unset outside tests.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Argon2: users.TestArgon2(),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -1,0 +1,48 @@
+package users_test
+
+import (
+	"testing"
+
+	"github.com/gousers/users"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewArgon2idHasher(t *testing.T) {
+	tests := []struct {
+		name    string
+		params  users.Argon2Params
+		wantErr bool
+		prefix  string // of a hash made with params
+	}{
+		{"zero value means the defaults", users.Argon2Params{}, false, "$argon2id$v=19$m=19456,t=2,p=1$"},
+		{"defaults", users.DefaultArgon2(), false, "$argon2id$v=19$m=19456,t=2,p=1$"},
+		{"test parameters", users.TestArgon2(), false, "$argon2id$v=19$m=64,t=1,p=1$"},
+		{"no memory", users.Argon2Params{Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, true, ""},
+		{"no iterations", users.Argon2Params{Memory: 64, Parallelism: 1, SaltLength: 16, KeyLength: 32}, true, ""},
+		{"no parallelism", users.Argon2Params{Memory: 64, Iterations: 1, SaltLength: 16, KeyLength: 32}, true, ""},
+		{"short salt", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 7, KeyLength: 32}, true, ""},
+		{"short key", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 15}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := users.NewArgon2idHasher(tt.params)
+			if tt.wantErr {
+				assert.Nil(t, h)
+				assertCode(t, err, users.CodeInvalid, "Argon2")
+				return
+			}
+			require.NoError(t, err)
+			encoded, err := h.Hash(alicePassword)
+			require.NoError(t, err)
+			assert.Contains(t, encoded, tt.prefix)
+			ok, rehash, err := h.Verify(alicePassword, encoded)
+			require.NoError(t, err)
+			assert.True(t, ok)
+			assert.False(t, rehash, "a hash with the hasher's own parameters is current")
+			ok, _, err = h.Verify(wrongPassword, encoded)
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
+}
