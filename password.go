@@ -117,12 +117,14 @@ func argon2ParamsAffordable(p, own *argon2id.Params) bool {
 	return p.Memory <= maxMemory && p.Iterations <= maxIterations && p.Parallelism <= maxParallelism
 }
 
-// hash computes a hash under the bound on concurrent hashes.
+// hash computes a hash once admitted (see hashGate): it returns ErrOverloaded when it is not
+// admitted within Config.MaxHashWait, and the context's error when ctx ends first.
 func (s *service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquireHash(ctx); err != nil {
+	release, err := s.gate.admit(ctx, s.hashMem)
+	if err != nil {
 		return "", err
 	}
-	defer func() { <-s.hashSem }()
+	defer release()
 	h, err := s.hasher.Hash(password)
 	if err != nil {
 		return "", internal(err)
@@ -130,32 +132,33 @@ func (s *service) hash(ctx context.Context, password string) (string, error) {
 	return h, nil
 }
 
-// verify checks a password under the bound on concurrent hashes. A hash that cannot be read
-// counts as a mismatch, and is logged (without the hash).
+// verify checks a password once admitted (see hashGate), with the errors of hash. A hash that
+// cannot be read, or costs more than the ceilings allow, counts as a mismatch, and is logged
+// (without the hash). A mismatch is answered no sooner than the slowest kind of hash in use
+// would be (see failureTiming).
 func (s *service) verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	if err := s.acquireHash(ctx); err != nil {
+	class, weight := hashClass(encoded)
+	release, err := s.gate.admit(ctx, weight)
+	if err != nil {
 		return false, false, err
 	}
-	defer func() { <-s.hashSem }()
+	start := time.Now()
 	if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
 		ok, rehash, err = verifyBcrypt(password, encoded)
 	} else {
 		ok, rehash, err = s.hasher.Verify(password, encoded)
 	}
-	if err != nil {
+	release()
+	if err == nil {
+		s.gate.timing.observe(class, time.Since(start))
+	} else {
 		s.log.ErrorContext(ctx, "users: unreadable password hash", "err", err)
-		return false, false, nil
+		ok, rehash = false, false
+	}
+	if !ok {
+		s.gate.pad(ctx, start)
 	}
 	return ok, rehash, nil
-}
-
-func (s *service) acquireHash(ctx context.Context) error {
-	select {
-	case s.hashSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // PasswordPolicy decides which passwords are acceptable. Lengths count characters (runes),

@@ -321,9 +321,21 @@ type Config struct {
 	Argon2 Argon2Params
 	// Hasher replaces the argon2id hasher (Argon2 is then ignored). For tests and migration.
 	Hasher Hasher
-	// MaxConcurrentHashes bounds the hashes computed at once; callers beyond it wait, and
-	// give up when their context ends. Default: GOMAXPROCS.
+	// MaxConcurrentHashes bounds the hashes computed at once, so that they do not share the
+	// cores and all slow down together. Default: GOMAXPROCS.
 	MaxConcurrentHashes int
+	// MaxHashMemory bounds, in bytes, the memory of the hashes computed at once: a hash weighs
+	// the memory of its parameters (argon2id: m KiB; bcrypt: 16 KiB), whatever hashes the
+	// store holds. Default: 4 × Argon2.Memory (76 MiB with the default parameters), and never
+	// less than the largest hash it must admit, MaxImportedArgon2Memory or Argon2.Memory; New
+	// returns ErrInvalid for a smaller value.
+	MaxHashMemory int64
+	// MaxHashWait bounds how long a sign-in or a change of password waits for its hash to be
+	// admitted under MaxConcurrentHashes and MaxHashMemory; past it, the call fails with
+	// ErrOverloaded (RetryAfter set) rather than queueing. A context that ends sooner ends
+	// the wait with its own error. Default: 2 seconds (DefaultMaxHashWait); negative: no
+	// waiting at all.
+	MaxHashWait time.Duration
 	// Passwords is the password policy.
 	Passwords PasswordPolicy
 	// Throttle is the per-account sign-in throttle.
@@ -411,6 +423,7 @@ const (
 	DefaultDeletionBackoff  = time.Second
 	DefaultTicketLease      = time.Minute
 	DefaultPollInterval     = time.Second
+	DefaultMaxHashWait      = 2 * time.Second
 )
 
 // DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
@@ -425,8 +438,9 @@ type service struct {
 	cfg      Config
 	log      *slog.Logger
 	hasher   Hasher
-	hashSem  chan struct{}
-	dummy    string // a hash of a random password, verified when there is no user to verify
+	gate     *hashGate // admits hashes by memory and CPU, and pads failed verifications
+	hashMem  int64     // the weight of a new hash for the gate: its memory in bytes
+	dummy    string    // a hash of a random password, verified when there is no user to verify
 	throttle *throttle
 	workerID string
 
@@ -457,18 +471,22 @@ func New(store Store, cfg Config) (Service, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		hasher:   cfg.Hasher,
-		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		gate:     newHashGate(&cfg),
 		throttle: newThrottle(cfg.Throttle),
 		workerID: uuid.NewString(),
 		wake:     make(chan struct{}, 1),
 		jobSem:   make(chan struct{}, maxBackgroundJobs),
 		done:     make(chan struct{}),
 	}
+	start := time.Now()
 	dummy, err := s.hasher.Hash(randomSecret())
 	if err != nil {
 		return nil, internal(err)
 	}
 	s.dummy = dummy
+	var class string
+	class, s.hashMem = hashClass(dummy)
+	s.gate.timing.observe(class, time.Since(start)) // a hash costs what verifying it does
 	s.workCtx, s.stopWork = context.WithCancel(context.Background())
 	if !cfg.NoWorker {
 		s.wg.Add(1)
@@ -493,6 +511,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxConcurrentHashes <= 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if err := c.setHashMemoryDefault(); err != nil {
+		return err
+	}
+	if c.MaxHashWait == 0 {
+		c.MaxHashWait = DefaultMaxHashWait
 	}
 	if err := c.Passwords.setDefaults(); err != nil {
 		return err
