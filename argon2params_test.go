@@ -1,6 +1,8 @@
 package users_test
 
 import (
+	"fmt"
+	"log"
 	"strings"
 	"testing"
 
@@ -49,4 +51,24 @@ func TestNewArgon2idHasher(t *testing.T) {
 			assert.False(t, ok)
 		})
 	}
+}
+
+// A Hasher of the package's own argon2id parameters, for a program that hashes passwords
+// itself: to import users, say. DefaultArgon2 is what a Service uses when Config.Argon2 is
+// unset; TestArgon2 keeps this example fast.
+func ExampleNewArgon2idHasher() {
+	h, err := users.NewArgon2idHasher(users.TestArgon2())
+	if err != nil {
+		log.Fatal(err)
+	}
+	encoded, err := h.Hash("correct horse battery staple")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Join(strings.Split(encoded, "$")[:4], "$"))
+	ok, rehash, err := h.Verify("correct horse battery staple", encoded)
+	fmt.Println(ok, rehash, err)
+	// Output:
+	// $argon2id$v=19$m=64,t=1,p=1
+	// true false <nil>
 }

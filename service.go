@@ -20,6 +20,11 @@ import (
 //
 // Errors are *Error values matching the sentinels with errors.Is; their messages never
 // contain a secret. An implementation is safe for concurrent use.
+//
+// A method that checks or hashes a password (SignIn, ChangePassword, Create and Update with a
+// password, SetPassword, SetPasswordByEmail, GeneratePassword, ResetPassword, Register)
+// returns ErrOverloaded, with RetryAfter, when its hash cannot be admitted within
+// Config.MaxHashWait, and the context's error when ctx ends first; it has then changed nothing.
 type Service interface {
 	// Create creates a user from in. in.Password may be empty: the user then has no password
 	// and cannot sign in until one is set. Returns ErrInvalid naming the field at fault, or
