@@ -21,10 +21,11 @@ import (
 //     stored, imported or not, the memory of the hashes being computed never exceeds the
 //     budget. Counting hashes could not promise that: four imported hashes of 256 MiB each
 //     took 1 GiB under the old bound of four at once.
-//   - CPU: Config.MaxConcurrentHashes bounds how many run at once (default GOMAXPROCS).
-//     Without it, the memory budget would admit hundreds of cheap bcrypt verifications at
-//     once; they would share the cores, each running that many times slower, and once
-//     admitted none could be refused: the answer time would have no bound.
+//   - CPU: Config.MaxConcurrentHashes bounds the threads hashing at once (default
+//     GOMAXPROCS); a hash takes one for each of its lanes (argon2id's p; bcrypt has one), up
+//     to all of them. Without it, the memory budget would admit hundreds of cheap bcrypt
+//     verifications at once; they would share the cores, each running that many times
+//     slower, and once admitted none could be refused: the answer time would have no bound.
 //
 // Memory is taken first, then a CPU slot, both within Config.MaxHashWait: a hash that cannot
 // be admitted in time fails with ErrOverloaded, so a flood turns into quick refusals instead
@@ -43,6 +44,7 @@ type hashGate struct {
 	memory     *semaphore.Weighted
 	budget     int64 // the size of memory, in bytes
 	cpu        *semaphore.Weighted
+	cpus       int64         // the size of cpu
 	wait       time.Duration // how long a hash may wait to be admitted; negative: not at all
 	retryAfter time.Duration // told to a refused caller
 	timing     failureTiming
@@ -54,6 +56,7 @@ func newHashGate(cfg *Config) *hashGate {
 		memory:     semaphore.NewWeighted(cfg.MaxHashMemory),
 		budget:     cfg.MaxHashMemory,
 		cpu:        semaphore.NewWeighted(int64(cfg.MaxConcurrentHashes)),
+		cpus:       int64(cfg.MaxConcurrentHashes),
 		wait:       cfg.MaxHashWait,
 		retryAfter: max(cfg.MaxHashWait, time.Second),
 		timing:     failureTiming{classes: make(map[string]*durationEstimate)},
@@ -83,32 +86,35 @@ func (c *Config) setHashMemoryDefault() error {
 // by overloaded.
 var errOverloaded = Error{Code: CodeOverloaded, Message: "too many passwords are being checked; try again later"}
 
-// admit waits until a hash of the weight may be computed, for at most g.wait, and returns the
+// admit waits until a hash of the cost may be computed, for at most g.wait, and returns the
 // function that releases its place. It returns ErrOverloaded when the wait runs out, and the
-// context's error when ctx ends first. A weight above the budget is taken as the budget: the
-// hash then runs alone (the hashers refuse such a hash before computing anything).
-func (g *hashGate) admit(ctx context.Context, weight int64) (release func(), err error) {
-	weight = min(max(weight, 1), g.budget)
+// context's error when ctx ends first. Memory above the budget is taken as the budget, and
+// lanes above the CPU slots as all of them: the hash then runs alone (the hashers refuse such
+// a hash before computing anything).
+func (g *hashGate) admit(ctx context.Context, c hashCost) (release func(), err error) {
+	memory := min(max(c.memory, 1), g.budget)
+	lanes := min(max(c.lanes, 1), g.cpus)
+	release = func() { g.cpu.Release(lanes); g.memory.Release(memory) }
 	if g.wait < 0 {
-		if !g.memory.TryAcquire(weight) {
+		if !g.memory.TryAcquire(memory) {
 			return nil, g.overloaded()
 		}
-		if !g.cpu.TryAcquire(1) {
-			g.memory.Release(weight)
+		if !g.cpu.TryAcquire(lanes) {
+			g.memory.Release(memory)
 			return nil, g.overloaded()
 		}
-		return func() { g.cpu.Release(1); g.memory.Release(weight) }, nil
+		return release, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, g.wait)
 	defer cancel()
-	if err := g.memory.Acquire(wctx, weight); err != nil {
+	if err := g.memory.Acquire(wctx, memory); err != nil {
 		return nil, g.refusal(ctx)
 	}
-	if err := g.cpu.Acquire(wctx, 1); err != nil {
-		g.memory.Release(weight)
+	if err := g.cpu.Acquire(wctx, lanes); err != nil {
+		g.memory.Release(memory)
 		return nil, g.refusal(ctx)
 	}
-	return func() { g.cpu.Release(1); g.memory.Release(weight) }, nil
+	return release, nil
 }
 
 // refusal is the error of a wait that ended: the caller's own context's, or ErrOverloaded.
@@ -125,25 +131,33 @@ func (g *hashGate) overloaded() error {
 	return &e
 }
 
-// hashClass returns the class of an encoded hash, which groups hashes of one cost for
-// failureTiming, and its weight in bytes for admission. It only parses: nothing is computed.
-func hashClass(encoded string) (class string, weight int64) {
+// hashCost is what computing a hash takes, as admission counts it, and its class, which
+// groups hashes of one cost for failureTiming.
+type hashCost struct {
+	class  string
+	memory int64 // bytes
+	lanes  int64 // threads
+}
+
+// costOf returns the cost of verifying an encoded hash. It only parses: nothing is computed.
+func costOf(encoded string) hashCost {
 	switch {
 	case isBcrypt(encoded):
 		cost, err := bcrypt.Cost([]byte(encoded))
 		if err != nil {
-			return "bcrypt", bcryptWeight
+			return hashCost{"bcrypt", bcryptWeight, 1}
 		}
-		return "bcrypt/" + strconv.Itoa(cost), bcryptWeight
+		return hashCost{"bcrypt/" + strconv.Itoa(cost), bcryptWeight, 1}
 	case strings.HasPrefix(encoded, "$argon2id$"):
 		p, _, _, err := argon2id.DecodeHash(encoded)
 		if err != nil {
-			return "argon2id", otherWeight
+			return hashCost{"argon2id", otherWeight, 1}
 		}
-		return "argon2id/" + strconv.FormatUint(uint64(p.Memory), 10) + "/" + strconv.FormatUint(uint64(p.Iterations), 10) +
-			"/" + strconv.FormatUint(uint64(p.Parallelism), 10), int64(p.Memory) << 10
+		class := "argon2id/" + strconv.FormatUint(uint64(p.Memory), 10) + "/" + strconv.FormatUint(uint64(p.Iterations), 10) +
+			"/" + strconv.FormatUint(uint64(p.Parallelism), 10)
+		return hashCost{class, int64(p.Memory) << 10, int64(p.Parallelism)}
 	}
-	return "other", otherWeight
+	return hashCost{"other", otherWeight, 1}
 }
 
 // Timing of failed verifications.

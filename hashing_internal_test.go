@@ -26,44 +26,60 @@ func newTestGate(budget int64, cpus int) *hashGate {
 func TestHashGateMemory(t *testing.T) {
 	ctx := context.Background()
 	g := newTestGate(64*mib, 8)
-	r1, err := g.admit(ctx, 32*mib)
+	r1, err := g.admit(ctx, mem(32*mib))
 	require.NoError(t, err)
-	r2, err := g.admit(ctx, 32*mib)
+	r2, err := g.admit(ctx, mem(32*mib))
 	require.NoError(t, err)
 
-	_, err = g.admit(ctx, bcryptWeight)
+	_, err = g.admit(ctx, mem(bcryptWeight))
 	assert.ErrorIs(t, err, ErrOverloaded, "the budget is spent, though CPU slots are free")
 
 	r1()
-	_, err = g.admit(ctx, 33*mib)
+	_, err = g.admit(ctx, mem(33*mib))
 	assert.ErrorIs(t, err, ErrOverloaded, "32 MiB are free, not 33")
-	r3, err := g.admit(ctx, 32*mib)
+	r3, err := g.admit(ctx, mem(32*mib))
 	require.NoError(t, err)
 	r2()
 	r3()
 
-	release, err := g.admit(ctx, 1<<40)
+	release, err := g.admit(ctx, mem(1<<40))
 	require.NoError(t, err, "a weight above the budget is taken as the whole budget")
-	_, err = g.admit(ctx, bcryptWeight)
+	_, err = g.admit(ctx, mem(bcryptWeight))
 	assert.ErrorIs(t, err, ErrOverloaded, "a hash above the budget runs alone")
 	release()
 }
 
-// TestHashGateCPU: however little memory hashes weigh, no more than the CPU slots run at once.
+// mem is the cost of a hash of one lane that weighs bytes.
+func mem(bytes int64) hashCost { return hashCost{memory: bytes, lanes: 1} }
+
+// TestHashGateCPU: however little memory hashes weigh, they take no more threads than the CPU
+// slots; a hash takes one for each of its lanes, and one of more lanes than slots runs alone.
 func TestHashGateCPU(t *testing.T) {
 	ctx := context.Background()
 	g := newTestGate(64*mib, 2)
-	r1, err := g.admit(ctx, bcryptWeight)
+	r1, err := g.admit(ctx, mem(bcryptWeight))
 	require.NoError(t, err)
-	r2, err := g.admit(ctx, bcryptWeight)
+	r2, err := g.admit(ctx, mem(bcryptWeight))
 	require.NoError(t, err)
-	_, err = g.admit(ctx, bcryptWeight)
+	_, err = g.admit(ctx, mem(bcryptWeight))
 	assert.ErrorIs(t, err, ErrOverloaded)
 	r1()
-	r3, err := g.admit(ctx, 60*mib)
+	r3, err := g.admit(ctx, mem(60*mib))
 	require.NoError(t, err, "a refused hash leaves no memory taken")
 	r2()
 	r3()
+
+	four := hashCost{memory: 16 * mib, lanes: 4}
+	r4, err := g.admit(ctx, four)
+	require.NoError(t, err, "four lanes on two slots: it takes both")
+	_, err = g.admit(ctx, mem(bcryptWeight))
+	assert.ErrorIs(t, err, ErrOverloaded, "a hash with more lanes than slots runs alone")
+	r4()
+	r5, err := g.admit(ctx, hashCost{memory: 16 * mib, lanes: 2})
+	require.NoError(t, err)
+	_, err = g.admit(ctx, mem(bcryptWeight))
+	assert.ErrorIs(t, err, ErrOverloaded)
+	r5()
 }
 
 // TestHashGateWait: a hash waits for a place for at most MaxHashWait and is then refused with
@@ -72,10 +88,10 @@ func TestHashGateCPU(t *testing.T) {
 func TestHashGateWait(t *testing.T) {
 	ctx := context.Background()
 	g := newHashGate(&Config{MaxHashMemory: 64 * mib, MaxConcurrentHashes: 1, MaxHashWait: 20 * time.Millisecond})
-	hold, err := g.admit(ctx, bcryptWeight)
+	hold, err := g.admit(ctx, mem(bcryptWeight))
 	require.NoError(t, err)
 
-	_, err = g.admit(ctx, bcryptWeight)
+	_, err = g.admit(ctx, mem(bcryptWeight))
 	require.ErrorIs(t, err, ErrOverloaded)
 	var e *Error
 	require.ErrorAs(t, err, &e)
@@ -85,20 +101,20 @@ func TestHashGateWait(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = g.admit(cancelled, bcryptWeight)
+	_, err = g.admit(cancelled, mem(bcryptWeight))
 	assert.ErrorIs(t, err, context.Canceled)
 
 	long := newHashGate(&Config{MaxHashMemory: 64 * mib, MaxConcurrentHashes: 1, MaxHashWait: time.Hour})
-	hold2, err := long.admit(ctx, bcryptWeight)
+	hold2, err := long.admit(ctx, mem(bcryptWeight))
 	require.NoError(t, err)
 	short, cancel2 := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel2()
-	_, err = long.admit(short, bcryptWeight)
+	_, err = long.admit(short, mem(bcryptWeight))
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the caller's deadline, not ErrOverloaded")
 
 	admitted := make(chan error, 1)
 	go func() {
-		release, err := long.admit(ctx, bcryptWeight)
+		release, err := long.admit(ctx, mem(bcryptWeight))
 		if err == nil {
 			release()
 		}
@@ -109,24 +125,21 @@ func TestHashGateWait(t *testing.T) {
 	hold()
 }
 
-func TestHashClass(t *testing.T) {
+func TestCostOf(t *testing.T) {
 	tests := []struct {
 		name    string
 		encoded string
-		class   string
-		weight  int64
+		want    hashCost
 	}{
-		{"argon2id", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U", "argon2id/19456/2/1", 19456 << 10},
-		{"argon2id at the ceilings", "$argon2id$v=19$m=65536,t=4,p=4$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U", "argon2id/65536/4/4", 64 * mib},
-		{"unreadable argon2id", "$argon2id$v=19$m=x", "argon2id", otherWeight},
-		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "bcrypt/10", bcryptWeight},
-		{"another hasher's", "plain:secret", "other", otherWeight},
+		{"argon2id", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U", hashCost{"argon2id/19456/2/1", 19456 << 10, 1}},
+		{"argon2id at the ceilings", "$argon2id$v=19$m=65536,t=4,p=4$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U", hashCost{"argon2id/65536/4/4", 64 * mib, 4}},
+		{"unreadable argon2id", "$argon2id$v=19$m=x", hashCost{"argon2id", otherWeight, 1}},
+		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", hashCost{"bcrypt/10", bcryptWeight, 1}},
+		{"another hasher's", "plain:secret", hashCost{"other", otherWeight, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			class, weight := hashClass(tt.encoded)
-			assert.Equal(t, tt.class, class)
-			assert.Equal(t, tt.weight, weight)
+			assert.Equal(t, tt.want, costOf(tt.encoded))
 		})
 	}
 }

@@ -120,7 +120,7 @@ func argon2ParamsAffordable(p, own *argon2id.Params) bool {
 // hash computes a hash once admitted (see hashGate): it returns ErrOverloaded when it is not
 // admitted within Config.MaxHashWait, and the context's error when ctx ends first.
 func (s *service) hash(ctx context.Context, password string) (string, error) {
-	release, err := s.gate.admit(ctx, s.hashMem)
+	release, err := s.gate.admit(ctx, s.ownCost)
 	if err != nil {
 		return "", err
 	}
@@ -137,8 +137,8 @@ func (s *service) hash(ctx context.Context, password string) (string, error) {
 // (without the hash). A mismatch is answered no sooner than the slowest kind of hash in use
 // would be (see failureTiming).
 func (s *service) verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	class, weight := hashClass(encoded)
-	release, err := s.gate.admit(ctx, weight)
+	cost := costOf(encoded)
+	release, err := s.gate.admit(ctx, cost)
 	if err != nil {
 		return false, false, err
 	}
@@ -150,7 +150,7 @@ func (s *service) verify(ctx context.Context, password, encoded string) (ok, reh
 	}
 	release()
 	if err == nil {
-		s.gate.timing.observe(class, time.Since(start))
+		s.gate.timing.observe(cost.class, time.Since(start))
 	} else {
 		s.log.ErrorContext(ctx, "users: unreadable password hash", "err", err)
 		ok, rehash = false, false

@@ -326,8 +326,10 @@ type Config struct {
 	Argon2 Argon2Params
 	// Hasher replaces the argon2id hasher (Argon2 is then ignored). For tests and migration.
 	Hasher Hasher
-	// MaxConcurrentHashes bounds the hashes computed at once, so that they do not share the
-	// cores and all slow down together. Default: GOMAXPROCS.
+	// MaxConcurrentHashes bounds the threads computing hashes at once, so that hashes do not
+	// share the cores and all slow down together: a hash takes one for each of its lanes
+	// (argon2id's p; bcrypt has one), and one of more lanes than this runs alone. Default:
+	// GOMAXPROCS.
 	MaxConcurrentHashes int
 	// MaxHashMemory bounds, in bytes, the memory of the hashes computed at once: a hash weighs
 	// the memory of its parameters (argon2id: m KiB; bcrypt: 16 KiB), whatever hashes the
@@ -444,7 +446,7 @@ type service struct {
 	log      *slog.Logger
 	hasher   Hasher
 	gate     *hashGate // admits hashes by memory and CPU, and pads failed verifications
-	hashMem  int64     // the weight of a new hash for the gate: its memory in bytes
+	ownCost  hashCost  // what computing a new hash takes
 	dummy    string    // a hash of a random password, verified when there is no user to verify
 	throttle *throttle
 	workerID string
@@ -489,9 +491,8 @@ func New(store Store, cfg Config) (Service, error) {
 		return nil, internal(err)
 	}
 	s.dummy = dummy
-	var class string
-	class, s.hashMem = hashClass(dummy)
-	s.gate.timing.observe(class, time.Since(start)) // a hash costs what verifying it does
+	s.ownCost = costOf(dummy)
+	s.gate.timing.observe(s.ownCost.class, time.Since(start)) // a hash costs what verifying it does
 	s.workCtx, s.stopWork = context.WithCancel(context.Background())
 	if !cfg.NoWorker {
 		s.wg.Add(1)
