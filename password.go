@@ -143,12 +143,14 @@ func (s *service) verify(ctx context.Context, password, encoded string) (ok, reh
 		return false, false, err
 	}
 	start := time.Now()
-	if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
-		ok, rehash, err = verifyBcrypt(password, encoded)
-	} else {
-		ok, rehash, err = s.hasher.Verify(password, encoded)
-	}
-	release()
+	ok, rehash, err = func() (bool, bool, error) {
+		// Released even if the hasher panics, and before the pad: a sleep takes no place.
+		defer release()
+		if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
+			return verifyBcrypt(password, encoded)
+		}
+		return s.hasher.Verify(password, encoded)
+	}()
 	if err == nil {
 		s.gate.timing.observe(cost.class, time.Since(start))
 	} else {
