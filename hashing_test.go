@@ -97,3 +97,31 @@ func TestOverloaded(t *testing.T) {
 	_, err = h.svc.SignIn(ctx, u.Username, alicePassword)
 	assert.NoError(t, err, "refused attempts did not throttle the account")
 }
+
+// panickyHasher panics verifying one password: a hasher with a bug.
+type panickyHasher struct{ users.Hasher }
+
+func (h panickyHasher) Verify(password, encoded string) (bool, bool, error) {
+	if password == "panic" {
+		panic("hasher bug")
+	}
+	return h.Hasher.Verify(password, encoded)
+}
+
+// TestHasherPanicFreesItsPlace: a hasher that panics (and a server that recovers, as net/http
+// does) does not keep its place in the admission, which would refuse every hash after it.
+func TestHasherPanicFreesItsPlace(t *testing.T) {
+	inner, err := users.NewArgon2idHasher(users.TestArgon2())
+	require.NoError(t, err)
+	h := newHarness(t, func(c *users.Config) {
+		c.Hasher = panickyHasher{inner}
+		c.MaxConcurrentHashes = 1
+		c.MaxHashWait = -1 // refuse at once what cannot be admitted
+	})
+	h.create(t, alice, alicePassword)
+	for range 3 {
+		assert.Panics(t, func() { _, _ = h.svc.SignIn(context.Background(), alice, "panic") })
+	}
+	_, err = h.svc.SignIn(context.Background(), alice, alicePassword)
+	assert.NoError(t, err)
+}
