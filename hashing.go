@@ -19,18 +19,20 @@ import (
 //   - Memory: Config.MaxHashMemory is a budget of bytes, and a hash weighs the memory its
 //     algorithm fills (argon2id: its m parameter; bcrypt: a few KiB). Whatever hashes are
 //     stored, imported or not, the memory of the hashes being computed never exceeds the
-//     budget. Counting hashes could not promise that: four imported hashes of 256 MiB each
-//     took 1 GiB under the old bound of four at once.
+//     budget. A count of hashes could not promise that: four hashes at once may be four of
+//     19 MiB or four of 64 MiB.
 //   - CPU: Config.MaxConcurrentHashes bounds the threads hashing at once (default
 //     GOMAXPROCS); a hash takes one for each of its lanes (argon2id's p; bcrypt has one), up
 //     to all of them. Without it, the memory budget would admit hundreds of cheap bcrypt
 //     verifications at once; they would share the cores, each running that many times
 //     slower, and once admitted none could be refused: the answer time would have no bound.
 //
-// Memory is taken first, then a CPU slot, both within Config.MaxHashWait: a hash that cannot
-// be admitted in time fails with ErrOverloaded, so a flood turns into quick refusals instead
+// Memory is taken first, then the CPU slots (a hash waiting for memory while holding a slot
+// would leave a core idle), both within Config.MaxHashWait: a hash that cannot be admitted in
+// time fails with ErrOverloaded, so a flood turns into refusals after a bounded wait instead
 // of a queue that grows until the write timeout. Both semaphores serve waiters first come,
-// first served, so a heavy hash is not starved by light ones.
+// first served, so a heavy hash is not starved by light ones; in a sustained flood, a
+// sign-in therefore succeeds about as often as the hashing capacity over the arrival rate.
 
 // Weights, in bytes, of hashes whose memory is not read from their parameters.
 const (
