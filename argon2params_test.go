@@ -11,44 +11,49 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestNewArgon2idHasher: usable parameters make a hasher whose hashes carry them (the zero
+// value: the defaults, compared without hashing at their cost); unusable ones are refused.
 func TestNewArgon2idHasher(t *testing.T) {
-	tests := []struct {
-		name    string
-		params  users.Argon2Params
-		wantErr bool
-		prefix  string // of a hash made with params
+	defaults, err := users.NewArgon2idHasher(users.DefaultArgon2())
+	require.NoError(t, err)
+	t.Run("zero value means the defaults", func(t *testing.T) {
+		h, err := users.NewArgon2idHasher(users.Argon2Params{})
+		require.NoError(t, err)
+		assert.Equal(t, defaults, h)
+		cheap, err := users.NewArgon2idHasher(users.TestArgon2())
+		require.NoError(t, err)
+		assert.NotEqual(t, cheap, h)
+	})
+	t.Run("hashes with its parameters", func(t *testing.T) {
+		h, err := users.NewArgon2idHasher(users.TestArgon2())
+		require.NoError(t, err)
+		encoded, err := h.Hash(alicePassword)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(encoded, "$argon2id$v=19$m=64,t=1,p=1$"), encoded)
+		ok, rehash, err := h.Verify(alicePassword, encoded)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.False(t, rehash, "a hash with the hasher's own parameters is current")
+		ok, _, err = h.Verify(wrongPassword, encoded)
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+
+	unusable := []struct {
+		name   string
+		params users.Argon2Params
 	}{
-		{"zero value means the defaults", users.Argon2Params{}, false, "$argon2id$v=19$m=19456,t=2,p=1$"},
-		{"defaults", users.DefaultArgon2(), false, "$argon2id$v=19$m=19456,t=2,p=1$"},
-		{"test parameters", users.TestArgon2(), false, "$argon2id$v=19$m=64,t=1,p=1$"},
-		{"no memory", users.Argon2Params{Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, true, ""},
-		{"no iterations", users.Argon2Params{Memory: 64, Parallelism: 1, SaltLength: 16, KeyLength: 32}, true, ""},
-		{"no parallelism", users.Argon2Params{Memory: 64, Iterations: 1, SaltLength: 16, KeyLength: 32}, true, ""},
-		{"short salt", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 7, KeyLength: 32}, true, ""},
-		{"short key", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 15}, true, ""},
+		{"no memory", users.Argon2Params{Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
+		{"no iterations", users.Argon2Params{Memory: 64, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
+		{"no parallelism", users.Argon2Params{Memory: 64, Iterations: 1, SaltLength: 16, KeyLength: 32}},
+		{"short salt", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 7, KeyLength: 32}},
+		{"short key", users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 15}},
 	}
-	for _, tt := range tests {
+	for _, tt := range unusable {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := users.NewArgon2idHasher(tt.params)
-			if tt.wantErr {
-				assert.Nil(t, h)
-				assertCode(t, err, users.CodeInvalid, "Argon2")
-				return
-			}
-			require.NoError(t, err)
-			encoded, err := h.Hash(alicePassword)
-			require.NoError(t, err)
-			assert.True(t, strings.HasPrefix(encoded, tt.prefix), encoded)
-			if tt.params != users.TestArgon2() {
-				return // the defaults cost tens of milliseconds a hash
-			}
-			ok, rehash, err := h.Verify(alicePassword, encoded)
-			require.NoError(t, err)
-			assert.True(t, ok)
-			assert.False(t, rehash, "a hash with the hasher's own parameters is current")
-			ok, _, err = h.Verify(wrongPassword, encoded)
-			require.NoError(t, err)
-			assert.False(t, ok)
+			assert.Nil(t, h)
+			assertCode(t, err, users.CodeInvalid, "Argon2")
 		})
 	}
 }
