@@ -12,7 +12,6 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
-	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -221,7 +220,7 @@ func TestNewSession(t *testing.T) {
 // TestSignInHashesOnce checks that an unknown username and a wrong password cost exactly one
 // hash each, as a right password does.
 func TestSignInHashesOnce(t *testing.T) {
-	hasher := newCountingHasher(testutil.CheapArgon2())
+	hasher := newCountingHasher(t, users.TestArgon2())
 	h := newHarness(t, func(c *users.Config) { c.Hasher = hasher })
 	ctx := context.Background()
 	h.create(t, alice, alicePassword)
@@ -253,15 +252,15 @@ func TestSignInHashesOnce(t *testing.T) {
 // sign-in by one with the current parameters.
 func TestRehash(t *testing.T) {
 	ctx := context.Background()
-	old := &argon2id.Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 8, KeyLength: 16}
+	old := users.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 8, KeyLength: 16}
 	h := newHarness(t, func(c *users.Config) { c.Argon2 = old; c.NoWorker = true })
 	u := h.create(t, alice, alicePassword)
 	before := h.storedHash(t, u.ID)
 	p, _, _, err := argon2id.DecodeHash(before)
 	require.NoError(t, err)
-	require.Equal(t, *old, *p)
+	require.Equal(t, old, users.Argon2Params(*p))
 
-	current := testutil.CheapArgon2()
+	current := users.TestArgon2()
 	svc := h.another(t, func(c *users.Config) { c.Argon2 = current })
 
 	_, err = svc.SignIn(ctx, alice, wrongPassword)
@@ -274,7 +273,7 @@ func TestRehash(t *testing.T) {
 	assert.NotEqual(t, before, after)
 	p, _, _, err = argon2id.DecodeHash(after)
 	require.NoError(t, err)
-	assert.Equal(t, *current, *p)
+	assert.Equal(t, current, users.Argon2Params(*p))
 	assert.Equal(t, after, s.User.PasswordHash)
 	ok, err := argon2id.ComparePasswordAndHash(alicePassword, after)
 	require.NoError(t, err)
@@ -296,9 +295,12 @@ type blockingHasher struct {
 	maxSeen  atomic.Int64
 }
 
-func newBlockingHasher() *blockingHasher {
+func newBlockingHasher(t testing.TB) *blockingHasher {
+	t.Helper()
+	inner, err := users.NewArgon2idHasher(users.TestArgon2())
+	require.NoError(t, err)
 	return &blockingHasher{
-		Hasher:  users.NewArgon2idHasher(testutil.CheapArgon2()),
+		Hasher:  inner,
 		entered: make(chan struct{}, 16),
 		release: make(chan struct{}),
 	}
@@ -319,7 +321,7 @@ func (b *blockingHasher) Verify(password, encoded string) (bool, bool, error) {
 }
 
 func TestMaxConcurrentHashes(t *testing.T) {
-	hasher := newBlockingHasher()
+	hasher := newBlockingHasher(t)
 	h := newHarness(t, func(c *users.Config) { c.Hasher = hasher; c.MaxConcurrentHashes = 1 })
 	ctx := context.Background()
 	h.create(t, alice, alicePassword)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
@@ -82,10 +81,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 func BenchmarkList(b *testing.B) {
 	ctx := context.Background()
 	store := memory.New()
-	hash, err := argon2id.CreateHash(alicePassword, users.DefaultArgon2())
-	if err != nil {
-		b.Fatal(err)
-	}
+	hash := testutil.Hash(b, users.DefaultArgon2(), alicePassword)
 	plans := []string{"free", "pro", "team", "enterprise"}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 100_000 {

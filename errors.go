@@ -18,6 +18,7 @@ const (
 	CodeUnauthorized     Code = "unauthorized"      // missing, wrong or expired credentials
 	CodeForbidden        Code = "forbidden"         // the caller is known but may not do this
 	CodeThrottled        Code = "throttled"         // too many attempts; try again later
+	CodeOverloaded       Code = "overloaded"        // the server is too busy to check a password now; try again later
 	CodeTooLarge         Code = "too_large"         // the input is larger than allowed
 	CodeUnsupportedMedia Code = "unsupported_media" // the input is not of a type accepted
 	CodeInternal         Code = "internal"          // a failure that is not the caller's fault
@@ -37,6 +38,7 @@ var (
 	ErrUnauthorized     = &Error{Code: CodeUnauthorized, Message: "unauthorized"}
 	ErrForbidden        = &Error{Code: CodeForbidden, Message: "forbidden"}
 	ErrThrottled        = &Error{Code: CodeThrottled, Message: "too many attempts"}
+	ErrOverloaded       = &Error{Code: CodeOverloaded, Message: "overloaded"} // a password could not be checked within Config.MaxHashWait; see RetryAfter
 	ErrTooLarge         = &Error{Code: CodeTooLarge, Message: "too large"}
 	ErrUnsupportedMedia = &Error{Code: CodeUnsupportedMedia, Message: "unsupported media type"}
 	ErrInternal         = &Error{Code: CodeInternal, Message: "internal error"}
@@ -65,7 +67,7 @@ type Error struct {
 	Message    string
 	Field      string
 	Cause      error
-	RetryAfter time.Duration // with CodeThrottled: how long to wait before trying again
+	RetryAfter time.Duration // with CodeThrottled and CodeOverloaded: how long to wait before trying again
 }
 
 // Error returns the message, prefixed with the field at fault when there is one.
@@ -104,6 +106,7 @@ var sentinels = map[Code]error{
 	CodeUnauthorized:     ErrUnauthorized,
 	CodeForbidden:        ErrForbidden,
 	CodeThrottled:        ErrThrottled,
+	CodeOverloaded:       ErrOverloaded,
 	CodeTooLarge:         ErrTooLarge,
 	CodeUnsupportedMedia: ErrUnsupportedMedia,
 	CodeInternal:         ErrInternal,

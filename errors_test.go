@@ -11,7 +11,8 @@ import (
 // TestErrorIsSentinel: an *Error matches the sentinel of its code, and no other.
 func TestErrorIsSentinel(t *testing.T) {
 	sentinels := []*users.Error{users.ErrInvalid, users.ErrNotFound, users.ErrConflict, users.ErrUnauthorized,
-		users.ErrForbidden, users.ErrThrottled, users.ErrTooLarge, users.ErrUnsupportedMedia, users.ErrInternal}
+		users.ErrForbidden, users.ErrThrottled, users.ErrTooLarge, users.ErrUnsupportedMedia, users.ErrInternal,
+		users.ErrOverloaded}
 	for _, s := range sentinels {
 		t.Run(string(s.Code), func(t *testing.T) {
 			err := &users.Error{Code: s.Code, Field: "f", Message: "m"}

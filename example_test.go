@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
 	"github.com/gousers/users/memory"
 )
@@ -18,7 +17,7 @@ func ExampleNew() {
 	svc, err := users.New(memory.New(), users.Config{
 		// Cheap hashing keeps the example fast; leave Argon2 nil in production for OWASP's
 		// parameters.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Argon2: users.TestArgon2(),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -144,7 +143,7 @@ func ExampleService_Register() {
 	svc, err := users.New(memory.New(), users.Config{
 		Mailer:               mails,
 		RequireVerifiedEmail: true,
-		Argon2:               &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Argon2:               users.TestArgon2(),
 		NoWorker:             true,
 	})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
@@ -133,7 +132,7 @@ func newHarness(t testing.TB, configure ...func(*users.Config)) *harness {
 		Now:          h.clock.Now,
 		OnEvent:      h.events.add,
 		Mailer:       h.mail,
-		Argon2:       testutil.CheapArgon2(),
+		Argon2:       users.TestArgon2(),
 		PollInterval: 5 * time.Millisecond,
 	}
 	for _, f := range configure {
@@ -227,8 +226,11 @@ type countingHasher struct {
 	checks atomic.Int64
 }
 
-func newCountingHasher(p *argon2id.Params) *countingHasher {
-	return &countingHasher{inner: users.NewArgon2idHasher(p)}
+func newCountingHasher(t testing.TB, p users.Argon2Params) *countingHasher {
+	t.Helper()
+	inner, err := users.NewArgon2idHasher(p)
+	require.NoError(t, err)
+	return &countingHasher{inner: inner}
 }
 
 func (c *countingHasher) Hash(password string) (string, error) {

@@ -13,14 +13,18 @@ import (
 // MaxImportBatch bounds the users of one Import call.
 const MaxImportBatch = 10_000
 
-// Bounds on the cost of an imported hash. Anyone may ask for a sign-in, so a hash that takes
-// minutes to verify would let anyone tie up the server: Import rejects one above these.
-// bcrypt's cost 14 takes about a second; argon2id's bounds are 16 times OWASP's memory.
+// Ceilings on the cost of an imported hash: what one sign-in may cost. Anyone may ask for a
+// sign-in, so a hash that takes long or much memory to verify would let anyone tie up the
+// server. Import rejects a hash above any of them (ErrInvalid naming "passwordHash"), and
+// sign-in refuses to verify one that reached the store another way: it counts as a wrong
+// password, and is logged. argon2id: at most 64 MiB (Config.MaxHashMemory admits such a
+// hash), 4 iterations and 4 lanes; bcrypt: cost 12, about a quarter of a second. The
+// argon2id ceilings rise to Config.Argon2 when that is higher, for the Service's own hashes.
 const (
-	MaxImportedBcryptCost        = 14
-	MaxImportedArgon2Memory      = 256 * 1024 // KiB
-	MaxImportedArgon2Iterations  = 16
-	MaxImportedArgon2Parallelism = 16
+	MaxImportedBcryptCost        = 12
+	MaxImportedArgon2Memory      = 64 * 1024 // KiB
+	MaxImportedArgon2Iterations  = 4
+	MaxImportedArgon2Parallelism = 4
 )
 
 // exportPage is how many users Export reads from the store at a time.
@@ -33,8 +37,12 @@ func isBcrypt(encoded string) bool {
 }
 
 // verifyBcrypt checks password against a bcrypt hash in constant time. A match always asks
-// for a rehash: bcrypt hashes are replaced by the configured hasher's.
+// for a rehash: bcrypt hashes are replaced by the configured hasher's. A hash above
+// MaxImportedBcryptCost is an error, and is not computed.
 func verifyBcrypt(password, encoded string) (ok, rehash bool, err error) {
+	if cost, err := bcrypt.Cost([]byte(encoded)); err != nil || cost > MaxImportedBcryptCost {
+		return false, false, errCostlyHash
+	}
 	err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
 	switch {
 	case err == nil:
@@ -57,8 +65,9 @@ func checkImportedHash(encoded string) error {
 		if err != nil || !argon2ParamsUsable(p) {
 			break
 		}
-		if p.Memory > MaxImportedArgon2Memory || p.Iterations > MaxImportedArgon2Iterations || p.Parallelism > MaxImportedArgon2Parallelism {
-			return invalid("passwordHash", "costs more to verify than an imported hash may")
+		if !argon2ParamsAffordable(p, nil) {
+			return invalid("passwordHash", "costs more to verify than an imported hash may (argon2id: at most m=%d, t=%d, p=%d)",
+				MaxImportedArgon2Memory, MaxImportedArgon2Iterations, MaxImportedArgon2Parallelism)
 		}
 		return nil
 	case isBcrypt(encoded):
@@ -67,7 +76,7 @@ func checkImportedHash(encoded string) error {
 			break
 		}
 		if cost > MaxImportedBcryptCost {
-			return invalid("passwordHash", "costs more to verify than an imported hash may")
+			return invalid("passwordHash", "costs more to verify than an imported hash may (bcrypt: at most cost %d)", MaxImportedBcryptCost)
 		}
 		return nil
 	}

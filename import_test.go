@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -31,9 +33,7 @@ func bcryptHash(t testing.TB, password, version string) string {
 // argon2idHash returns an argon2id hash of password with parameters other than the harness's.
 func argon2idHash(t testing.TB, password string) string {
 	t.Helper()
-	h, err := argon2id.CreateHash(password, &argon2id.Params{Memory: 32, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32})
-	require.NoError(t, err)
-	return h
+	return testutil.Hash(t, users.Argon2Params{Memory: 32, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password)
 }
 
 // importOne imports one user and returns its result, failing the test on a store error.
@@ -187,10 +187,10 @@ func TestImportSkipsAndRejects(t *testing.T) {
 		{"argon2id without a salt", &users.User{ID: "u23", Username: "u23@example.com", PasswordHash: withParts(argonParts[3], "", argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"argon2id with no iterations", &users.User{ID: "u24", Username: "u24@example.com", PasswordHash: withParts("m=32,t=0,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"argon2id with no parallelism", &users.User{ID: "u25", Username: "u25@example.com", PasswordHash: withParts("m=32,t=2,p=0", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
-		{"bcrypt costlier than allowed", &users.User{ID: "u27", Username: "u27@example.com", PasswordHash: good[:4] + "15" + good[6:]}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
-		{"argon2id with more memory than allowed", &users.User{ID: "u29", Username: "u29@example.com", PasswordHash: withParts("m=262145,t=2,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
-		{"argon2id with more iterations than allowed", &users.User{ID: "u30", Username: "u30@example.com", PasswordHash: withParts("m=32,t=17,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
-		{"argon2id with more parallelism than allowed", &users.User{ID: "u31", Username: "u31@example.com", PasswordHash: withParts("m=32,t=2,p=17", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"bcrypt costlier than allowed", &users.User{ID: "u27", Username: "u27@example.com", PasswordHash: good[:4] + "13" + good[6:]}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more memory than allowed", &users.User{ID: "u29", Username: "u29@example.com", PasswordHash: withParts("m=65537,t=2,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more iterations than allowed", &users.User{ID: "u30", Username: "u30@example.com", PasswordHash: withParts("m=32,t=5,p=1", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
+		{"argon2id with more parallelism than allowed", &users.User{ID: "u31", Username: "u31@example.com", PasswordHash: withParts("m=32,t=2,p=5", argonParts[4], argonParts[5])}, users.ImportRejected, users.CodeInvalid, "passwordHash"},
 		{"created after the rejects", &users.User{ID: "u26", Username: "u26@example.com", PasswordHash: argon}, users.ImportCreated, "", ""},
 	}
 	batch := make([]*users.User, len(tests))
@@ -232,6 +232,42 @@ func TestImportSkipsAndRejects(t *testing.T) {
 			_, err := h.svc.SignIn(ctx, u.Username, "any password at all")
 			assert.ErrorIs(t, err, users.ErrUnauthorized, u.ID)
 		}
+	}
+}
+
+// TestImportCostCeilings: a hash at the ceilings is imported, one a step above any of them is
+// rejected naming passwordHash. The hashes are forged (their keys match no password): Import
+// reads only their parameters.
+func TestImportCostCeilings(t *testing.T) {
+	h := newHarness(t)
+	bc := bcryptHash(t, otherPassword, "2b")
+	argonParts := strings.Split(argon2idHash(t, otherPassword), "$")
+	argon := func(params string) string {
+		return strings.Join([]string{"", "argon2id", "v=19", params, argonParts[4], argonParts[5]}, "$")
+	}
+	ceiling := fmt.Sprintf("m=%d,t=%d,p=%d", users.MaxImportedArgon2Memory, users.MaxImportedArgon2Iterations, users.MaxImportedArgon2Parallelism)
+	tests := []struct {
+		name string
+		hash string
+		want users.ImportStatus
+	}{
+		{"bcrypt at the ceiling", bc[:4] + strconv.Itoa(users.MaxImportedBcryptCost) + bc[6:], users.ImportCreated},
+		{"bcrypt above it", bc[:4] + strconv.Itoa(users.MaxImportedBcryptCost+1) + bc[6:], users.ImportRejected},
+		{"argon2id at the ceilings", argon(ceiling), users.ImportCreated},
+		{"argon2id above the memory", argon(fmt.Sprintf("m=%d,t=1,p=1", users.MaxImportedArgon2Memory+1)), users.ImportRejected},
+		{"argon2id above the iterations", argon(fmt.Sprintf("m=64,t=%d,p=1", users.MaxImportedArgon2Iterations+1)), users.ImportRejected},
+		{"argon2id above the parallelism", argon(fmt.Sprintf("m=64,t=1,p=%d", users.MaxImportedArgon2Parallelism+1)), users.ImportRejected},
+		{"the old ceilings", argon("m=262144,t=16,p=16"), users.ImportRejected},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.importOne(t, &users.User{Username: fmt.Sprintf("c%d@example.com", i), PasswordHash: tt.hash})
+			assert.Equal(t, tt.want, r.Status, "%v", r.Err)
+			if tt.want == users.ImportRejected {
+				assertCode(t, r.Err, users.CodeInvalid, "passwordHash")
+				assert.NotContains(t, r.Err.Error(), tt.hash)
+			}
+		})
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gousers/users"
-	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -542,7 +541,7 @@ func TestChangePasswordByEmail(t *testing.T) {
 	})
 
 	t.Run("a wrong password and an unknown address answer alike", func(t *testing.T) {
-		hasher := newCountingHasher(testutil.CheapArgon2())
+		hasher := newCountingHasher(t, users.TestArgon2())
 		h, _ := setup(t, func(c *users.Config) { c.Hasher = hasher })
 		_, err := h.svc.Create(ctx, users.NewUser{Username: bob}) // no password
 		require.NoError(t, err)

@@ -23,16 +23,48 @@ type Hasher interface {
 	Verify(password, encoded string) (ok, rehash bool, err error)
 }
 
+// Argon2Params are the parameters of argon2id hashes. The zero value means DefaultArgon2.
+type Argon2Params struct {
+	Memory      uint32 // memory in KiB
+	Iterations  uint32 // passes over the memory
+	Parallelism uint8  // lanes, computed in parallel
+	SaltLength  uint32 // bytes of random salt
+	KeyLength   uint32 // bytes of derived key
+}
+
+// TestArgon2 returns argon2id parameters so cheap that a hash takes microseconds: 64 KiB, one
+// iteration, parallelism 1, a 16-byte salt and a 32-byte key. For tests only: a hash made
+// with them is easy to crack.
+func TestArgon2() Argon2Params {
+	return Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// orDefault returns p, or DefaultArgon2 when p is the zero value.
+func (p Argon2Params) orDefault() Argon2Params {
+	if p == (Argon2Params{}) {
+		return DefaultArgon2()
+	}
+	return p
+}
+
 // Argon2idHasher is the default Hasher: argon2id with fixed parameters.
 // It is safe for concurrent use.
 type Argon2idHasher struct {
 	params argon2id.Params
 }
 
-// NewArgon2idHasher returns a Hasher using p for new hashes. It verifies hashes made with any
-// parameters, asking for a rehash when they differ from p.
-func NewArgon2idHasher(p *argon2id.Params) *Argon2idHasher {
-	return &Argon2idHasher{params: *p}
+// NewArgon2idHasher returns a Hasher using p for new hashes (the zero value: DefaultArgon2).
+// It verifies hashes made with any parameters up to the larger of p and the ceilings of
+// imported hashes (MaxImportedArgon2Memory and the others), asking for a rehash when they
+// differ from p. Returns ErrInvalid (field "Argon2") for parameters argon2id cannot use: no
+// memory, iterations or parallelism, a salt under 8 bytes or a key under 16.
+func NewArgon2idHasher(p Argon2Params) (*Argon2idHasher, error) {
+	p = p.orDefault()
+	ap := argon2id.Params(p)
+	if !argon2ParamsUsable(&ap) {
+		return nil, invalid("Argon2", "needs memory, iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more")
+	}
+	return &Argon2idHasher{params: ap}, nil
 }
 
 // Hash returns the PHC-encoded argon2id hash of password with a fresh random salt.
@@ -41,7 +73,8 @@ func (h *Argon2idHasher) Hash(password string) (string, error) {
 }
 
 // Verify checks password against an encoded argon2id hash in constant time. A hash whose
-// parameters are not usable (see argon2ParamsUsable) is an error, not a match.
+// parameters are not usable (see argon2ParamsUsable), or cost more than both the hasher's own
+// and the ceilings of imported hashes, is an error, not a match: it is never computed.
 func (h *Argon2idHasher) Verify(password, encoded string) (ok, rehash bool, err error) {
 	p, _, _, err := argon2id.DecodeHash(encoded)
 	if err != nil {
@@ -50,6 +83,9 @@ func (h *Argon2idHasher) Verify(password, encoded string) (ok, rehash bool, err 
 	if !argon2ParamsUsable(p) {
 		return false, false, errUnusableArgon2
 	}
+	if !argon2ParamsAffordable(p, &h.params) {
+		return false, false, errCostlyHash
+	}
 	ok, p, err = argon2id.CheckHash(password, encoded)
 	if err != nil {
 		return false, false, err
@@ -57,7 +93,10 @@ func (h *Argon2idHasher) Verify(password, encoded string) (ok, rehash bool, err 
 	return ok, ok && *p != h.params, nil
 }
 
-var errUnusableArgon2 = errors.New("users: argon2id hash with unusable parameters")
+var (
+	errUnusableArgon2 = errors.New("users: argon2id hash with unusable parameters")
+	errCostlyHash     = errors.New("users: password hash above the cost ceiling")
+)
 
 // argon2ParamsUsable reports whether p are argon2id parameters to hash or verify with: memory,
 // iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more.
@@ -67,12 +106,25 @@ func argon2ParamsUsable(p *argon2id.Params) bool {
 	return p.Memory > 0 && p.Iterations > 0 && p.Parallelism > 0 && p.SaltLength >= 8 && p.KeyLength >= 16
 }
 
-// hash computes a hash under the bound on concurrent hashes.
+// argon2ParamsAffordable reports whether a hash with parameters p costs no more to verify
+// than the ceilings of imported hashes allow, or than own (the parameters of new hashes, when
+// not nil) when they are higher: the bound that keeps one sign-in's memory and time in check.
+func argon2ParamsAffordable(p, own *argon2id.Params) bool {
+	maxMemory, maxIterations, maxParallelism := uint32(MaxImportedArgon2Memory), uint32(MaxImportedArgon2Iterations), uint8(MaxImportedArgon2Parallelism)
+	if own != nil {
+		maxMemory, maxIterations, maxParallelism = max(maxMemory, own.Memory), max(maxIterations, own.Iterations), max(maxParallelism, own.Parallelism)
+	}
+	return p.Memory <= maxMemory && p.Iterations <= maxIterations && p.Parallelism <= maxParallelism
+}
+
+// hash computes a hash once admitted (see hashGate): it returns ErrOverloaded when it is not
+// admitted within Config.MaxHashWait, and the context's error when ctx ends first.
 func (s *service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquireHash(ctx); err != nil {
+	release, err := s.gate.admit(ctx, s.ownCost)
+	if err != nil {
 		return "", err
 	}
-	defer func() { <-s.hashSem }()
+	defer release()
 	h, err := s.hasher.Hash(password)
 	if err != nil {
 		return "", internal(err)
@@ -80,32 +132,35 @@ func (s *service) hash(ctx context.Context, password string) (string, error) {
 	return h, nil
 }
 
-// verify checks a password under the bound on concurrent hashes. A hash that cannot be read
-// counts as a mismatch, and is logged (without the hash).
+// verify checks a password once admitted (see hashGate), with the errors of hash. A hash that
+// cannot be read, or costs more than the ceilings allow, counts as a mismatch, and is logged
+// (without the hash). A mismatch is answered no sooner than the slowest kind of hash in use
+// would be (see failureTiming).
 func (s *service) verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	if err := s.acquireHash(ctx); err != nil {
+	cost := costOf(encoded)
+	release, err := s.gate.admit(ctx, cost)
+	if err != nil {
 		return false, false, err
 	}
-	defer func() { <-s.hashSem }()
-	if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
-		ok, rehash, err = verifyBcrypt(password, encoded)
+	start := time.Now()
+	ok, rehash, err = func() (bool, bool, error) {
+		// Released even if the hasher panics, and before the pad: a sleep takes no place.
+		defer release()
+		if isBcrypt(encoded) { // imported from another system; replaced after the first sign-in
+			return verifyBcrypt(password, encoded)
+		}
+		return s.hasher.Verify(password, encoded)
+	}()
+	if err == nil {
+		s.gate.timing.observe(cost.class, time.Since(start))
 	} else {
-		ok, rehash, err = s.hasher.Verify(password, encoded)
-	}
-	if err != nil {
 		s.log.ErrorContext(ctx, "users: unreadable password hash", "err", err)
-		return false, false, nil
+		ok, rehash = false, false
+	}
+	if !ok {
+		s.gate.pad(ctx, start)
 	}
 	return ok, rehash, nil
-}
-
-func (s *service) acquireHash(ctx context.Context) error {
-	select {
-	case s.hashSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // PasswordPolicy decides which passwords are acceptable. Lengths count characters (runes),

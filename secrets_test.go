@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
 	"github.com/stretchr/testify/assert"
@@ -90,7 +89,7 @@ func runAllFlows(t *testing.T, h *harness) *flowRecord {
 	// Rehash by a Service with other parameters; an unreadable stored hash.
 	r.secret(h.storedHash(t, u.ID))
 	svc2 := h.another(t, func(c *users.Config) {
-		c.Argon2 = &argon2id.Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+		c.Argon2 = users.Argon2Params{Memory: 128, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	})
 	s3, err := svc2.SignIn(ctx, alice, pw1)
 	require.NoError(t, err)

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 )
 
@@ -29,6 +28,11 @@ import (
 //
 // Errors are *Error values matching the sentinels with errors.Is; their messages never
 // contain a secret. An implementation is safe for concurrent use.
+//
+// A method that checks or hashes a password (SignIn, ChangePassword, Create and Update with a
+// password, SetPassword, SetPasswordByEmail, GeneratePassword, ResetPassword, Register)
+// returns ErrOverloaded, with RetryAfter, when its hash cannot be admitted within
+// Config.MaxHashWait, and the context's error when ctx ends first; it has then changed nothing.
 type Service interface {
 	// Create creates a user from in. in.Password may be empty: the user then has no password
 	// and cannot sign in until one is set. Returns ErrInvalid naming the field at fault, or
@@ -358,15 +362,29 @@ type Config struct {
 	MaxImageBytes int
 	MaxImageSide  int
 
-	// Argon2 sets the argon2id parameters of new hashes. Default: OWASP's m=19 MiB, t=2, p=1,
-	// 16-byte salt, 32-byte key. A stored hash with other parameters is rehashed after the
-	// next successful sign-in.
-	Argon2 *argon2id.Params
+	// Argon2 sets the argon2id parameters of new hashes. The zero value means DefaultArgon2:
+	// OWASP's m=19 MiB, t=2, p=1, 16-byte salt, 32-byte key. A stored hash with other
+	// parameters is rehashed after the next successful sign-in.
+	Argon2 Argon2Params
 	// Hasher replaces the argon2id hasher (Argon2 is then ignored). For tests and migration.
 	Hasher Hasher
-	// MaxConcurrentHashes bounds the hashes computed at once; callers beyond it wait, and
-	// give up when their context ends. Default: GOMAXPROCS.
+	// MaxConcurrentHashes bounds the threads computing hashes at once, so that hashes do not
+	// share the cores and all slow down together: a hash takes one for each of its lanes
+	// (argon2id's p; bcrypt has one), and one of more lanes than this runs alone. Default:
+	// GOMAXPROCS.
 	MaxConcurrentHashes int
+	// MaxHashMemory bounds, in bytes, the memory of the hashes computed at once: a hash weighs
+	// the memory of its parameters (argon2id: m KiB; bcrypt: 16 KiB), whatever hashes the
+	// store holds. Default: 4 × Argon2.Memory (76 MiB with the default parameters), and never
+	// less than the largest hash it must admit, MaxImportedArgon2Memory or Argon2.Memory; New
+	// returns ErrInvalid for a smaller value.
+	MaxHashMemory int64
+	// MaxHashWait bounds how long a sign-in or a change of password waits for its hash to be
+	// admitted under MaxConcurrentHashes and MaxHashMemory; past it, the call fails with
+	// ErrOverloaded (RetryAfter set) rather than queueing. A context that ends sooner ends
+	// the wait with its own error. Default: 2 seconds (DefaultMaxHashWait); negative: no
+	// waiting at all.
+	MaxHashWait time.Duration
 	// Passwords is the password policy.
 	Passwords PasswordPolicy
 	// Throttle is the per-account sign-in throttle.
@@ -457,12 +475,13 @@ const (
 	DefaultDeletionBackoff  = time.Second
 	DefaultTicketLease      = time.Minute
 	DefaultPollInterval     = time.Second
+	DefaultMaxHashWait      = 2 * time.Second
 )
 
 // DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
 // parallelism 1, a 16-byte salt and a 32-byte key.
-func DefaultArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+func DefaultArgon2() Argon2Params {
+	return Argon2Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 }
 
 // service implements Service.
@@ -471,8 +490,9 @@ type service struct {
 	cfg      Config
 	log      *slog.Logger
 	hasher   Hasher
-	hashSem  chan struct{}
-	dummy    string // a hash of a random password, verified when there is no user to verify
+	gate     *hashGate // admits hashes by memory and CPU, and pads failed verifications
+	ownCost  hashCost  // what computing a new hash takes
+	dummy    string    // a hash of a random password, verified when there is no user to verify
 	throttle *throttle
 	workerID string
 
@@ -503,18 +523,21 @@ func New(store Store, cfg Config) (Service, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		hasher:   cfg.Hasher,
-		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		gate:     newHashGate(&cfg),
 		throttle: newThrottle(cfg.Throttle),
 		workerID: uuid.NewString(),
 		wake:     make(chan struct{}, 1),
 		jobSem:   make(chan struct{}, maxBackgroundJobs),
 		done:     make(chan struct{}),
 	}
+	start := time.Now()
 	dummy, err := s.hasher.Hash(randomSecret())
 	if err != nil {
 		return nil, internal(err)
 	}
 	s.dummy = dummy
+	s.ownCost = costOf(dummy)
+	s.gate.timing.observe(s.ownCost.class, time.Since(start)) // a hash costs what verifying it does
 	s.workCtx, s.stopWork = context.WithCancel(context.Background())
 	if !cfg.NoWorker {
 		s.wg.Add(1)
@@ -531,17 +554,20 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Hasher == nil {
-		p := c.Argon2
-		if p == nil {
-			p = DefaultArgon2()
+		h, err := NewArgon2idHasher(c.Argon2)
+		if err != nil {
+			return err
 		}
-		if !argon2ParamsUsable(p) {
-			return invalid("Argon2", "needs memory, iterations and parallelism above 0, a salt of 8 bytes or more and a key of 16 or more")
-		}
-		c.Hasher = NewArgon2idHasher(p)
+		c.Hasher = h
 	}
 	if c.MaxConcurrentHashes <= 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if err := c.setHashMemoryDefault(); err != nil {
+		return err
+	}
+	if c.MaxHashWait == 0 {
+		c.MaxHashWait = DefaultMaxHashWait
 	}
 	if err := c.Passwords.setDefaults(); err != nil {
 		return err

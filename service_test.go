@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/gousers/users"
-	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,8 +24,8 @@ func TestNewConfig(t *testing.T) {
 		cfg   users.Config
 		field string
 	}{
-		{"weak argon2 memory", users.Config{Argon2: &argon2id.Params{Memory: 0, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}, "Argon2"},
-		{"short salt", users.Config{Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 4, KeyLength: 32}}, "Argon2"},
+		{"weak argon2 memory", users.Config{Argon2: users.Argon2Params{Memory: 0, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}, "Argon2"},
+		{"short salt", users.Config{Argon2: users.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 4, KeyLength: 32}}, "Argon2"},
 		{"min above max", users.Config{Passwords: users.PasswordPolicy{MinLength: 20, MaxLength: 10}}, "Passwords"},
 		{"unnamed step", users.Config{DeletionSteps: []users.DeletionStep{{Run: noopStep}}}, "DeletionSteps"},
 		{"step without run", users.Config{DeletionSteps: []users.DeletionStep{{Name: "x"}}}, "DeletionSteps"},
@@ -643,7 +641,7 @@ func (s *contendedStore) GetUser(ctx context.Context, id string) (*users.User, e
 func TestUpdateUnderContention(t *testing.T) {
 	ctx := context.Background()
 	store := &contendedStore{Store: memory.New()}
-	svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
+	svc, err := users.New(store, users.Config{Argon2: users.TestArgon2(), NoWorker: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close() })
 	u, err := svc.Create(ctx, users.NewUser{Username: alice})

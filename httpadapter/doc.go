@@ -181,9 +181,10 @@
 //
 // code is stable: the users.Code of the error (invalid 400, unauthorized 401, forbidden 403,
 // not_found 404, conflict 409, too_large 413, unsupported_media 415, throttled 429,
-// internal 500) or the adapter's own CodeMethodNotAllowed (405). field names the request
-// member or query parameter at fault. A 401 carries WWW-Authenticate, a 405 Allow and a 429
-// Retry-After. Wrong credentials get one answer whether the username exists or not. A caller
+// internal 500, overloaded 503) or the adapter's own CodeMethodNotAllowed (405). field names
+// the request member or query parameter at fault. A 401 carries WWW-Authenticate, a 405 Allow
+// and a 429 or 503 Retry-After. A route that checks or sets a password answers 503 when the
+// Service has too many passwords to check to take it within its MaxHashWait. Wrong credentials get one answer whether the username exists or not. A caller
 // the policy does not let act on users gets 403 for a user who does not exist as for one who
 // does. No client input is answered 5xx. No error response or log line carries a password,
 // hash, token, key or code; a secret appears only in the one answer that issues it (a

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
 	"github.com/gousers/users/memory"
@@ -19,7 +18,7 @@ import (
 func Example() {
 	svc, err := users.New(memory.New(), users.Config{
 		// Cheap hashing keeps the example fast; leave Argon2 nil in production.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Argon2: users.TestArgon2(),
 	})
 	if err != nil {
 		log.Fatal(err)

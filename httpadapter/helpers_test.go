@@ -108,7 +108,7 @@ func newFixture(t testing.TB, configure ...func(*setup)) *fixture {
 	off := httpadapter.RateLimit{Burst: -1}
 	s := setup{
 		cfg: users.Config{
-			Now: f.clock.Now, Mailer: f.mail, Argon2: testutil.CheapArgon2(), Logger: logger,
+			Now: f.clock.Now, Mailer: f.mail, Argon2: users.TestArgon2(), Logger: logger,
 			PollInterval: 5 * time.Millisecond,
 		},
 		opts: httpadapter.Options{

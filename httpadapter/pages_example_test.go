@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
 	"github.com/gousers/users/memory"
@@ -30,8 +29,8 @@ func ExamplePages() {
 	mails := make(mailQueue, 1)
 	svc, err := users.New(memory.New(), users.Config{
 		Mailer: mails,
-		// Cheap hashing keeps the example fast; leave Argon2 nil in production.
-		Argon2: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		// Cheap hashing keeps the example fast; leave Argon2 unset in production.
+		Argon2: users.TestArgon2(),
 	})
 	if err != nil {
 		log.Fatal(err)

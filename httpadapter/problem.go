@@ -35,6 +35,7 @@ var statusOf = map[users.Code]int{
 	CodeUnsupportedMedia:             http.StatusUnsupportedMediaType,
 	users.CodeThrottled:              http.StatusTooManyRequests,
 	users.CodeInternal:               http.StatusInternalServerError,
+	users.CodeOverloaded:             http.StatusServiceUnavailable,
 }
 
 // problem is the RFC 9457 body of every error response, with two extension members: the
@@ -61,7 +62,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status >= http.StatusInternalServerError {
+	if status == http.StatusInternalServerError {
 		logInternal(r, log, err)
 		e = users.ErrInternal // the message may describe the server; say nothing
 	}
@@ -71,7 +72,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="users"`)
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfter(e))
 	}
 	body, _ := json.Marshal(problem{ // cannot fail: strings and an int
@@ -95,7 +96,8 @@ func logInternal(r *http.Request, log *slog.Logger, err error) {
 		"method", r.Method, "path", r.URL.Path, "err", err)
 }
 
-// retryAfter returns the Retry-After value of a throttled error: whole seconds, at least 1.
+// retryAfter returns the Retry-After value of a throttled or overloaded error: whole seconds,
+// at least 1.
 func retryAfter(e *users.Error) string {
 	return strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds()))))
 }

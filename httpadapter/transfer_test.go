@@ -10,7 +10,6 @@ import (
 
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
-	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -151,7 +150,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	assert.Contains(t, string(exported.body), string(hash))
 
 	// The target holds the source's administrator alone, to sign in with.
-	dst, err := users.New(memory.New(), users.Config{Now: src.clock.Now, Argon2: testutil.CheapArgon2(), Logger: slogTo(src.logs)})
+	dst, err := users.New(memory.New(), users.Config{Now: src.clock.Now, Argon2: users.TestArgon2(), Logger: slogTo(src.logs)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = dst.Close() })
 	var admin *users.User

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/gousers/users"
 	"github.com/gousers/users/sqlite"
 )
@@ -137,7 +135,11 @@ func buildBenchDB(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	hash, err := argon2id.CreateHash("correct horse battery staple", users.DefaultArgon2())
+	hasher, err := users.NewArgon2idHasher(users.DefaultArgon2())
+	if err != nil {
+		return err
+	}
+	hash, err := hasher.Hash("correct horse battery staple")
 	if err != nil {
 		return err
 	}

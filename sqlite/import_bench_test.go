@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/sqlite"
 )
 
@@ -29,10 +29,7 @@ const (
 //	go test -run '^$' -bench Import -benchtime 5x ./sqlite/
 func BenchmarkImport(b *testing.B) {
 	ctx := context.Background()
-	argon, err := argon2id.CreateHash("correct horse battery staple", users.DefaultArgon2())
-	if err != nil {
-		b.Fatal(err)
-	}
+	argon := testutil.Hash(b, users.DefaultArgon2(), "correct horse battery staple")
 	bc, err := bcrypt.GenerateFromPassword([]byte("correct horse battery staple"), bcrypt.DefaultCost)
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -35,11 +34,6 @@ const procStep = "app-data"
 
 // procPoll is the worker's poll interval in the multi-process tests: short, for speed.
 const procPoll = 10 * time.Millisecond
-
-// procArgon2 returns argon2id parameters cheap enough for tests.
-func procArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-}
 
 // TestProcessResumesTicket proves that a deletion ticket in progress when its process dies
 // (SIGKILL, in the middle of an app step) is resumed from the step it was at and completed by
@@ -83,7 +77,7 @@ func TestProcessResumesTicket(t *testing.T) {
 	var ran stepRecorder
 	var events eventRecorder
 	svc, err := users.New(store, users.Config{
-		Argon2:        procArgon2(),
+		Argon2:        users.TestArgon2(),
 		Now:           clock.Now,
 		OnEvent:       events.add,
 		PollInterval:  procPoll,
@@ -226,7 +220,7 @@ func procStartDeletions(t *testing.T, path string, n int) (userIDs, ticketIDs, s
 	require.NoError(t, err)
 	defer st.Close()
 	svc, err := users.New(st, users.Config{
-		Argon2:   procArgon2(),
+		Argon2:   users.TestArgon2(),
 		NoWorker: true,
 		DeletionSteps: []users.DeletionStep{{Name: procStep, Run: func(context.Context, string) error {
 			return errors.New("a Service without a worker runs no step")
@@ -262,7 +256,7 @@ func blockingWorkerChild(dbPath string) {
 		childFail("open: %v", err)
 	}
 	_, err = users.New(st, users.Config{
-		Argon2:       procArgon2(),
+		Argon2:       users.TestArgon2(),
 		TicketLease:  users.DefaultTicketLease,
 		PollInterval: procPoll,
 		DeletionSteps: []users.DeletionStep{{Name: procStep, Run: func(ctx context.Context, userID string) error {
@@ -288,7 +282,7 @@ func gatedWorkerChild(dbPath string) {
 	gate := make(chan struct{})
 	var open sync.Once
 	svc, err := users.New(st, users.Config{
-		Argon2:       procArgon2(),
+		Argon2:       users.TestArgon2(),
 		TicketLease:  10 * time.Minute,
 		PollInterval: procPoll,
 		DeletionSteps: []users.DeletionStep{{Name: procStep, Run: func(ctx context.Context, userID string) error {

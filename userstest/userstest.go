@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/gousers/users"
 	"github.com/gousers/users/memory"
 )
@@ -55,12 +53,6 @@ func WithMailer(m *Mailer) Option {
 	return func(cfg *users.Config) { cfg.Mailer = m }
 }
 
-// cheapArgon2 returns argon2id parameters that make a hash cost microseconds: 64 KiB, one
-// iteration. Fit for tests only.
-func cheapArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-}
-
 // Config returns a users.Config for tests: cheap password hashing, a deletion worker that
 // looks for due work every few milliseconds, and the changes opts make, applied in order.
 // Every other field has the users default, so the Service behaves as in production but for
@@ -68,7 +60,7 @@ func cheapArgon2() *argon2id.Params {
 // builds the Service directly. It is safe for concurrent use when the options are.
 func Config(opts ...Option) users.Config {
 	cfg := users.Config{
-		Argon2:       cheapArgon2(),
+		Argon2:       users.TestArgon2(), // a hash costs microseconds
 		PollInterval: pollInterval,
 	}
 	for _, opt := range opts {

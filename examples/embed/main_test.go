@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
+	"github.com/gousers/users"
 )
 
 // cheapHashing makes the program hash passwords with tiny argon2id parameters for the rest
 // of the test: the defaults cost tens of milliseconds a hash, on purpose.
 func cheapHashing(t *testing.T) {
 	saved := argon2Params
-	argon2Params = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	argon2Params = users.TestArgon2()
 	t.Cleanup(func() { argon2Params = saved })
 }
 

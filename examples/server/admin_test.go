@@ -20,7 +20,7 @@ var printedPasswordRE = regexp.MustCompile(`(?m)^    password: (\S+)$`)
 // test ends.
 func newTestService(t *testing.T) users.Service {
 	t.Helper()
-	svc, err := users.New(memory.New(), users.Config{Argon2: testutil.CheapArgon2()})
+	svc, err := users.New(memory.New(), users.Config{Argon2: users.TestArgon2()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close() })
 	return svc

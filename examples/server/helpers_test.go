@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ const waitTimeout = 20 * time.Second
 // call it must not run in parallel.
 func cheapHashing(t *testing.T) {
 	saved := argon2Params
-	argon2Params = testutil.CheapArgon2()
+	argon2Params = users.TestArgon2()
 	t.Cleanup(func() { argon2Params = saved })
 }
 

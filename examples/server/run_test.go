@@ -169,7 +169,7 @@ func TestRunCannotListen(t *testing.T) {
 func TestHealthzUnavailable(t *testing.T) {
 	store, err := sqlite.Open(t.Context(), sqlite.Memory, nil)
 	require.NoError(t, err)
-	svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
+	svc, err := users.New(store, users.Config{Argon2: users.TestArgon2(), NoWorker: true})
 	require.NoError(t, err)
 	defer svc.Close()
 	h := healthz(svc, slog.New(slog.DiscardHandler))

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -33,9 +32,7 @@ const transferPassword = "correct horse battery staple"
 // cheap parameters, and bcrypt at its lowest cost with the version prefix given.
 func argon2idOf(t *testing.T) string {
 	t.Helper()
-	h, err := argon2id.CreateHash(transferPassword, testutil.CheapArgon2())
-	require.NoError(t, err)
-	return h
+	return testutil.Hash(t, users.TestArgon2(), transferPassword)
 }
 
 func bcryptOf(t *testing.T, version string) string {
@@ -72,7 +69,7 @@ func withService(t *testing.T, path string, fn func(svc users.Service)) {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), path, nil)
 	require.NoError(t, err)
-	svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
+	svc, err := users.New(store, users.Config{Argon2: users.TestArgon2(), NoWorker: true})
 	require.NoError(t, err)
 	fn(svc)
 	require.NoError(t, svc.Close())
@@ -331,7 +328,7 @@ func TestMemoryToSQLiteRoundTrip(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	newService := func(store users.Store) users.Service {
-		svc, err := users.New(store, users.Config{Argon2: testutil.CheapArgon2(), NoWorker: true})
+		svc, err := users.New(store, users.Config{Argon2: users.TestArgon2(), NoWorker: true})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = svc.Close() })
 		return svc

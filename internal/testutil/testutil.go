@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/gousers/users"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,10 +62,15 @@ func Eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
 	}
 }
 
-// CheapArgon2 returns argon2id parameters cheap enough for tests. Benchmarks use the
-// defaults.
-func CheapArgon2() *argon2id.Params {
-	return &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+// Hash returns the argon2id hash of password under p, failing the test on error: a stored
+// hash for a population, made as the Service would.
+func Hash(t testing.TB, p users.Argon2Params, password string) string {
+	t.Helper()
+	h, err := users.NewArgon2idHasher(p)
+	require.NoError(t, err)
+	encoded, err := h.Hash(password)
+	require.NoError(t, err)
+	return encoded
 }
 
 // Clock is a fake clock for users.Config.Now: it stands still until advanced. It is safe for
@@ -96,8 +102,9 @@ func (c *Clock) Advance(d time.Duration) {
 // BenchmarkArgon2idCompare measures one argon2id comparison of password with its hash under
 // params (the benchmarks pass the real defaults): the floor of every sign-in benchmark, run
 // beside it.
-func BenchmarkArgon2idCompare(b *testing.B, password string, params *argon2id.Params) {
-	hash, err := argon2id.CreateHash(password, params)
+func BenchmarkArgon2idCompare(b *testing.B, password string, params users.Argon2Params) {
+	raw := argon2id.Params(params)
+	hash, err := argon2id.CreateHash(password, &raw)
 	if err != nil {
 		b.Fatal(err)
 	}
