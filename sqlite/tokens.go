@@ -25,10 +25,10 @@ func optionalTime(t time.Time) any {
 // (Field "token") when a token with the same digest exists, expired or not.
 func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 	return s.write(ctx, func(ctx context.Context, q conn) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO tokens (digest, kind, user_id, created, expires, id, name, prefix, last_used)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := q.ExecContext(ctx, `INSERT INTO tokens (digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), optionalTime(t.Expires),
-			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed))
+			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed), t.CreatedBy)
 		switch {
 		case constraint(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return users.NotFoundError("user")
@@ -40,7 +40,7 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 }
 
 // tokenColumns are the columns scanToken reads, in its order.
-const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used"
+const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by"
 
 func scanToken(r scanner) (*users.Token, error) {
 	t := new(users.Token)
@@ -51,7 +51,7 @@ func scanToken(r scanner) (*users.Token, error) {
 		expires, lastUsed sql.NullInt64
 	}
 	if err := r.Scan(digestDest{&t.Digest}, &c.kind, &t.UserID, &c.created, &c.expires,
-		&t.ID, &t.Name, &t.Prefix, &c.lastUsed); err != nil {
+		&t.ID, &t.Name, &t.Prefix, &c.lastUsed, &t.CreatedBy); err != nil {
 		return nil, err
 	}
 	t.Kind = users.TokenKind(c.kind)

@@ -25,6 +25,7 @@ var ticketChecks = []check{
 	{"ClaimTicketNextAttempt", testClaimNextAttempt},
 	{"ClaimTicketOldestFirst", testClaimOldestFirst},
 	{"CopiesOfTickets", testTicketCopies},
+	{"TicketOrgID", testTicketOrgID},
 	{"ConcurrentClaimOneTicket", testConcurrentClaimOne},
 	{"ConcurrentClaimManyTickets", testConcurrentClaimMany},
 }
@@ -299,20 +300,24 @@ func testClaimOldestFirst(t *testing.T, s users.Store) {
 func testTicketCopies(t *testing.T, s users.Store) {
 	ctx := t.Context()
 	tk := newTicket("t1", "u1", day(1))
+	tk.OrgID = "org1"
 	want := storedTicket(tk, 1)
 
 	require.NoError(t, s.CreateTicket(ctx, tk))
 	tk.Steps[0] = "mutated"
+	tk.OrgID = "mutated"
 	tk.Steps = append(tk.Steps, "appended")
 	assertTicket(t, s, want)
 
 	got, err := s.GetTicket(ctx, "t1")
 	require.NoError(t, err)
 	got.Steps[0] = "mutated"
+	got.OrgID = "mutated"
 	list, err := s.ListTickets(ctx, "u1")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	list[0].Steps[1] = "mutated"
+	list[0].OrgID = "mutated"
 	assertTicket(t, s, want)
 
 	update := want.Clone()
@@ -320,6 +325,7 @@ func testTicketCopies(t *testing.T, s users.Store) {
 	want = storedTicket(update, 2)
 	require.NoError(t, s.UpdateTicket(ctx, update))
 	update.Steps[2] = "mutated"
+	update.OrgID = "mutated"
 	assertTicket(t, s, want)
 
 	claimed, err := s.ClaimTicket(ctx, "worker", day(2), day(3))
@@ -327,7 +333,35 @@ func testTicketCopies(t *testing.T, s users.Store) {
 	want = storedTicket(want, 3)
 	want.Owner, want.LeaseUntil = "worker", day(3)
 	claimed.Steps[0] = "mutated"
+	claimed.OrgID = "mutated"
 	assertTicket(t, s, want)
+}
+
+func testTicketOrgID(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	tk := newTicket("t1", "u1", day(1))
+	tk.OrgID = "org1"
+	createTicket(t, s, tk)
+	none := newTicket("t2", "u1", day(2))
+	createTicket(t, s, none)
+	assertTicket(t, s, storedTicket(tk, 1))
+	assertTicket(t, s, storedTicket(none, 1))
+	list, err := s.ListTickets(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, []*users.Ticket{storedTicket(tk, 1), storedTicket(none, 1)}, list, "ListTickets")
+
+	claimed, err := s.ClaimTicket(ctx, "worker", day(3), day(4))
+	require.NoError(t, err)
+	assert.Equal(t, "org1", claimed.OrgID, "ClaimTicket returns OrgID")
+
+	claimed.OrgID = "org2"
+	claimed.Status = users.TicketCompleted
+	require.NoError(t, s.UpdateTicket(ctx, claimed))
+	assertTicket(t, s, claimed)
+
+	claimed.OrgID = ""
+	require.NoError(t, s.UpdateTicket(ctx, claimed))
+	assertTicket(t, s, claimed)
 }
 
 func testConcurrentClaimOne(t *testing.T, s users.Store) {

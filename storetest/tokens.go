@@ -22,6 +22,7 @@ var tokenChecks = []check{
 	{"DeleteExpiredTokens", testDeleteExpiredTokens},
 	{"ConcurrentConsume", testConcurrentConsume},
 	{"APIKeyFields", testAPIKeyFields},
+	{"APIKeyCreatedBy", testAPIKeyCreatedBy},
 	{"CopiesOfTokens", testTokenCopies},
 	{"ListTokensOldestFirst", testListTokensOrder},
 	{"ListTokensByKind", testListTokensByKind},
@@ -393,13 +394,54 @@ func testAPIKeyFields(t *testing.T, s users.Store) {
 	}
 }
 
+func testAPIKeyCreatedBy(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1", "admin")
+	minted := newAPIKey("minted", "u1", "k1", "minted by an administrator", epoch)
+	minted.CreatedBy = "admin"
+	own := newAPIKey("own", "u1", "k2", "minted by its owner", day(1))
+	for _, tok := range []*users.Token{minted, own} {
+		require.NoError(t, s.PutToken(ctx, tok))
+	}
+	wantMinted := newAPIKey("minted", "u1", "k1", "minted by an administrator", epoch)
+	wantMinted.CreatedBy = "admin"
+	wantOwn := newAPIKey("own", "u1", "k2", "minted by its owner", day(1))
+
+	for _, want := range []*users.Token{wantMinted, wantOwn} {
+		got, err := s.GetToken(ctx, want.Digest, epoch)
+		if assert.NoError(t, err, "GetToken(%s)", want.Name) {
+			assert.Equal(t, want, got, "GetToken(%s)", want.Name)
+		}
+	}
+	assert.Equal(t, []*users.Token{wantMinted, wantOwn}, listTokens(t, s, "u1", users.TokenAPIKey), "ListTokens")
+
+	require.NoError(t, s.TouchToken(ctx, minted.Digest, day(2)))
+	wantMinted.LastUsed = day(2)
+	got, err := s.GetToken(ctx, minted.Digest, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, wantMinted, got, "TouchToken keeps CreatedBy")
+	}
+
+	require.NoError(t, s.DeleteUser(ctx, "admin"))
+	got, err = s.GetToken(ctx, minted.Digest, epoch)
+	if assert.NoError(t, err, "a key outlives the user who created it for its owner") {
+		assert.Equal(t, wantMinted, got, "CreatedBy names the deleted user still")
+	}
+	got, err = s.ConsumeToken(ctx, minted.Digest, users.TokenAPIKey, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, wantMinted, got, "ConsumeToken returns CreatedBy")
+	}
+}
+
 func testTokenCopies(t *testing.T, s users.Store) {
 	ctx := t.Context()
 	withUsers(t, s, "u1")
 	key := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	key.CreatedBy = "admin"
 	want := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	want.CreatedBy = "admin"
 	mutate := func(tok *users.Token) {
-		tok.Name, tok.Prefix, tok.ID = "mutated", "mutated", "mutated"
+		tok.Name, tok.Prefix, tok.ID, tok.CreatedBy = "mutated", "mutated", "mutated", "mutated"
 		tok.LastUsed = day(7)
 		tok.Digest[0]++
 	}
