@@ -60,8 +60,11 @@ type Store interface {
 	// DeleteUserTokens removes the user's tokens of the given kinds (every kind when none is
 	// given) and returns how many it removed: 0, and no error, for an unknown user.
 	DeleteUserTokens(ctx context.Context, userID string, kinds ...TokenKind) (int, error)
-	// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <=
+	// 0) and returns how many it removed; which of the expired tokens go first is the store's
+	// choice. Each call is one short transaction, so that a sweeper may call it in a loop, until
+	// it returns less than limit, without holding the write lock for long.
+	DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
 	// ListTokens returns the user's tokens of the kind, expired ones included, oldest first
 	// (by Created, then ID, then Digest). It returns an empty list, and no error, for an
 	// unknown user.

@@ -414,9 +414,11 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 	return n, nil
 }
 
-// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-// It scans every token.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
+// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0)
+// and returns how many it removed. It scans the tokens in no particular order and stops at the
+// limit, so which expired tokens it removes first is left to chance; a call that finds fewer
+// than limit has scanned every token.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
@@ -424,6 +426,9 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 	defer s.unlock()
 	n := 0
 	for d, t := range s.db.tokens {
+		if limit > 0 && n == limit {
+			break
+		}
 		if t.Expired(now) {
 			s.setToken(d, nil)
 			n++

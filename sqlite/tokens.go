@@ -140,9 +140,24 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 	return s.deleteTokens(ctx, query, args...)
 }
 
-// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteTokens(ctx, "DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= ?", micros(now))
+// deleteExpired removes at most ?2 tokens expired at ?1 (every one for -1), those that expired
+// first, as the index tokens_expires gives them: no scan, no sort.
+const deleteExpired = `DELETE FROM tokens WHERE digest IN (SELECT digest FROM tokens
+	WHERE expires IS NOT NULL AND expires <= ?1 ORDER BY expires LIMIT ?2)`
+
+// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0),
+// those that expired first, and returns how many it removed. It is one statement, in a write
+// transaction that may be shared with concurrent writes (see the package documentation).
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.deleteTokens(ctx, deleteExpired, micros(now), sqlLimit(limit))
+}
+
+// sqlLimit returns limit as a LIMIT clause takes it: -1, no limit, for limit <= 0.
+func sqlLimit(limit int) int64 {
+	if limit <= 0 {
+		return -1
+	}
+	return int64(limit)
 }
 
 func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {

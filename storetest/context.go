@@ -46,7 +46,7 @@ func testContextDone(t *testing.T, s users.Store) {
 		}},
 		{"DeleteToken", func() error { return s.DeleteToken(ctx, key.Digest) }},
 		{"DeleteUserTokens", func() error { _, err := s.DeleteUserTokens(ctx, "u1"); return err }},
-		{"DeleteExpiredTokens", func() error { _, err := s.DeleteExpiredTokens(ctx, day(9)); return err }},
+		{"DeleteExpiredTokens", func() error { _, err := s.DeleteExpiredTokens(ctx, day(9), 0); return err }},
 		{"ListTokens", func() error { _, err := s.ListTokens(ctx, "u1", users.TokenAPIKey); return err }},
 		{"TouchToken", func() error { return s.TouchToken(ctx, key.Digest, day(1)) }},
 		{"PutImage", func() error { return s.PutImage(ctx, jpegImage("u2")) }},
