@@ -97,6 +97,12 @@ type Store interface {
 	// now) and its NextAttempt is not after now. Returns ErrNotFound when none is. Of
 	// concurrent claimants, only one gets a given ticket.
 	ClaimTicket(ctx context.Context, owner string, now, until time.Time) (*Ticket, error)
+	// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is
+	// final (TicketCompleted, TicketFailed or TicketCancelled) and whose Updated is before
+	// before, and returns how many it removed; which of them go first is the store's choice.
+	// Tickets in progress are never removed. Each call is one short transaction, as in
+	// DeleteExpiredTokens.
+	DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Atomic runs fn in one transaction: fn's calls on tx see each other's writes, and either
 	// all of them take effect or, when fn returns an error, none does and Atomic returns that

@@ -648,6 +648,35 @@ func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.T
 	return c.Clone(), nil
 }
 
+// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is
+// completed, failed or cancelled and whose Updated is before before, and returns how many it
+// removed. Tickets in progress are never removed. It scans the tickets in no particular order
+// and stops at the limit, so which of them it removes first is left to chance.
+func (s *Store) DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	before = users.CanonicalTime(before)
+	s.lock()
+	defer s.unlock()
+	n := 0
+	for id, t := range s.db.tickets {
+		if limit > 0 && n == limit {
+			break
+		}
+		if finalTicket(t.Status) && t.Updated.Before(before) {
+			s.setTicket(id, nil)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// finalTicket reports whether a ticket of this status is finished, and so may be removed.
+func finalTicket(s users.TicketStatus) bool {
+	return s == users.TicketCompleted || s == users.TicketFailed || s == users.TicketCancelled
+}
+
 // olderTicket orders tickets oldest first: by Created, then ID.
 func olderTicket(a, b *users.Ticket) int {
 	if r := a.Created.Compare(b.Created); r != 0 {

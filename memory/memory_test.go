@@ -352,6 +352,7 @@ func TestContextDone(t *testing.T) {
 		"ListTickets":         func(s users.Store) error { _, err := s.ListTickets(ctx, "c"); return err },
 		"UpdateTicket":        func(s users.Store) error { return s.UpdateTicket(ctx, &users.Ticket{ID: "t1", Version: 1}) },
 		"ClaimTicket":         func(s users.Store) error { _, err := s.ClaimTicket(ctx, "w", t0, t0.Add(time.Minute)); return err },
+		"DeleteTickets":       func(s users.Store) error { _, err := s.DeleteTickets(ctx, t0.Add(time.Hour), 0); return err },
 		"Atomic": func(s users.Store) error {
 			return s.Atomic(ctx, func(context.Context, users.Store) error { panic("fn must not run") })
 		},

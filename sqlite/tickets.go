@@ -158,3 +158,17 @@ func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.T
 	})
 	return t, err
 }
+
+// deleteTickets removes at most ?2 finished tickets (every one for -1) last changed before ?1,
+// those changed first, as the partial index tickets_done gives them: no scan, no sort. Its
+// condition on status is the index's, word for word, so that the planner can use it.
+const deleteTickets = `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
+	WHERE status IN ('completed', 'failed', 'cancelled') AND updated < ?1
+	ORDER BY updated LIMIT ?2)`
+
+// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is
+// completed, failed or cancelled and whose Updated is before before, those changed first, and
+// returns how many it removed. Tickets in progress are never removed. It is one statement.
+func (s *Store) DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteRows(ctx, deleteTickets, micros(before), sqlLimit(limit))
+}

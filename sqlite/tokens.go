@@ -137,7 +137,7 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 			args = append(args, string(k))
 		}
 	}
-	return s.deleteTokens(ctx, query, args...)
+	return s.deleteRows(ctx, query, args...)
 }
 
 // deleteExpired removes at most ?2 tokens expired at ?1 (every one for -1), those that expired
@@ -146,10 +146,9 @@ const deleteExpired = `DELETE FROM tokens WHERE digest IN (SELECT digest FROM to
 	WHERE expires IS NOT NULL AND expires <= ?1 ORDER BY expires LIMIT ?2)`
 
 // DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0),
-// those that expired first, and returns how many it removed. It is one statement, in a write
-// transaction that may be shared with concurrent writes (see the package documentation).
+// those that expired first, and returns how many it removed. It is one statement.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
-	return s.deleteTokens(ctx, deleteExpired, micros(now), sqlLimit(limit))
+	return s.deleteRows(ctx, deleteExpired, micros(now), sqlLimit(limit))
 }
 
 // sqlLimit returns limit as a LIMIT clause takes it: -1, no limit, for limit <= 0.
@@ -160,7 +159,8 @@ func sqlLimit(limit int) int64 {
 	return int64(limit)
 }
 
-func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {
+// deleteRows runs one DELETE statement as a write and returns how many rows it removed.
+func (s *Store) deleteRows(ctx context.Context, query string, args ...any) (n int, err error) {
 	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		res, err := q.ExecContext(ctx, query, args...)
 		if err != nil {

@@ -23,6 +23,8 @@ func testContextDone(t *testing.T, s users.Store) {
 	require.NoError(t, s.PutToken(t.Context(), newToken("reset", users.TokenReset, "u1", day(1))))
 	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
 	createTicket(t, s, newTicket("k1", "u1", epoch))
+	done := finishedTicket("k3", users.TicketCompleted, epoch)
+	createTicket(t, s, done)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -57,6 +59,7 @@ func testContextDone(t *testing.T, s users.Store) {
 		{"ListTickets", func() error { _, err := s.ListTickets(ctx, "u1"); return err }},
 		{"UpdateTicket", func() error { return s.UpdateTicket(ctx, storedTicket(newTicket("k1", "u1", epoch), 1)) }},
 		{"ClaimTicket", func() error { _, err := s.ClaimTicket(ctx, "worker", epoch, day(1)); return err }},
+		{"DeleteTickets", func() error { _, err := s.DeleteTickets(ctx, day(9), 0); return err }},
 		{"Atomic", func() error {
 			return s.Atomic(ctx, func(ctx context.Context, tx users.Store) error { return tx.DeleteUser(ctx, "u2") })
 		}},
@@ -80,6 +83,7 @@ func testContextDone(t *testing.T, s users.Store) {
 	assertImage(t, s, pngImage("u1"))
 	assertNoImage(t, s, "u2")
 	assertTicket(t, s, storedTicket(newTicket("k1", "u1", epoch), 1))
+	assertTicket(t, s, storedTicket(done, 1))
 	_, err = s.GetTicket(t.Context(), "k2")
 	assert.ErrorIs(t, err, users.ErrNotFound)
 }
