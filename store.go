@@ -109,6 +109,11 @@ type Store interface {
 	// error; when fn panics, none does and the panic goes on. Calling Atomic on tx runs the
 	// inner fn in the same transaction, as a savepoint: when the inner fn fails, its writes
 	// are undone and the outer fn may go on. tx must not be used after fn returns.
+	//
+	// A store may run fn more than once when its transaction fails to serialize with a
+	// concurrent one (as the PostgreSQL store does on serialization failures and deadlocks):
+	// fn must have no effect outside tx but setting its own results, and must set them afresh
+	// on each run. The memory and SQLite stores never retry.
 	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 

@@ -708,7 +708,8 @@ func storedTicket(t *users.Ticket) *users.Ticket {
 // and must not be used after fn returns: its methods then return ErrTxDone.
 //
 // fn must use tx, never the outer Store: a call on the outer Store from inside fn waits for
-// the lock Atomic holds, and so deadlocks.
+// the lock Atomic holds, and so deadlocks. Atomic runs fn once: holding the lock, it never has
+// to retry.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx users.Store) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
