@@ -117,6 +117,26 @@ type Store interface {
 	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 
+// ThrottleStore is an optional capability of a Store: keeping the failure counts of the
+// sign-in throttle, so that every Service sharing the store (several processes on one
+// database) counts the same failures. A Service whose Store implements it keeps no counts of
+// its own. Keys are opaque digests that the Service derives; a store keeps them as it keeps
+// token digests. Each method is atomic on its own and safe for concurrent use.
+type ThrottleStore interface {
+	// AddFailure counts one more failure of key at now and returns the key's count, this one
+	// included. Of n concurrent calls for a key with no failures, each returns a different
+	// count from 1 to n.
+	AddFailure(ctx context.Context, key Digest, now time.Time) (int, error)
+	// Failures returns key's count and the time of its latest failure (canonical, see
+	// CanonicalTime): 0 and the zero time for a key without failures.
+	Failures(ctx context.Context, key Digest) (n int, last time.Time, err error)
+	// ResetFailures forgets key's failures; forgetting a key without failures is not an error.
+	ResetFailures(ctx context.Context, key Digest) error
+	// DeleteFailures removes at most limit keys (every one when limit <= 0) whose latest
+	// failure is before before, and returns how many it removed.
+	DeleteFailures(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // Digest is the SHA-256 digest of a token: the only form in which a token is stored.
 type Digest [32]byte
 

@@ -147,6 +147,7 @@ func TestSweepPlans(t *testing.T) {
 	}{
 		{"DeleteExpiredTokens", deleteExpired, "tokens_expires"},
 		{"DeleteTickets", deleteTickets, "tickets_done"},
+		{"DeleteFailures", deleteFailures, "throttle_failures_last"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := queryPlan(t, s, tc.query, int64(1), int64(100))

@@ -268,4 +268,12 @@ func TestMigrateFrom0004(t *testing.T) {
 	gotTicket, err := s.GetTicket(ctx, "t2")
 	require.NoError(t, err)
 	assert.Equal(t, tk, gotTicket)
+	n, err := s.AddFailure(ctx, sha256.Sum256([]byte("throttle key")), t1)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the throttle's table is there, empty")
+	n, err = s.DeleteTickets(ctx, t1.Add(time.Second), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the ticket completed before the migration is removed")
+	_, err = s.GetTicket(ctx, "t1")
+	assert.ErrorIs(t, err, users.ErrNotFound)
 }

@@ -13,6 +13,9 @@
 // through a pool of read-only connections and never wait for writers. Several processes may
 // share one file: they take turns at the write lock, waiting up to Options.BusyTimeout.
 //
+// A Store also implements users.ThrottleStore: the sign-in throttle's failure counts are kept
+// in the database, so that every process sharing the file counts the same failures.
+//
 // # Queries
 //
 // Every users.Query is translated to one SQL statement that answers exactly as the memory

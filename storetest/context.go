@@ -25,6 +25,11 @@ func testContextDone(t *testing.T, s users.Store) {
 	createTicket(t, s, newTicket("k1", "u1", epoch))
 	done := finishedTicket("k3", users.TicketCompleted, epoch)
 	createTicket(t, s, done)
+	throttle, isThrottle := s.(users.ThrottleStore)
+	if isThrottle {
+		_, err := throttle.AddFailure(t.Context(), digest("throttled"), epoch)
+		require.NoError(t, err)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -64,6 +69,17 @@ func testContextDone(t *testing.T, s users.Store) {
 			return s.Atomic(ctx, func(ctx context.Context, tx users.Store) error { return tx.DeleteUser(ctx, "u2") })
 		}},
 	}
+	if isThrottle {
+		calls = append(calls, []struct {
+			method string
+			call   func() error
+		}{
+			{"AddFailure", func() error { _, err := throttle.AddFailure(ctx, digest("throttled"), day(1)); return err }},
+			{"Failures", func() error { _, _, err := throttle.Failures(ctx, digest("throttled")); return err }},
+			{"ResetFailures", func() error { return throttle.ResetFailures(ctx, digest("throttled")) }},
+			{"DeleteFailures", func() error { _, err := throttle.DeleteFailures(ctx, day(9), 0); return err }},
+		}...)
+	}
 	for _, c := range calls {
 		t.Run(c.method, func(t *testing.T) {
 			var err error
@@ -86,4 +102,10 @@ func testContextDone(t *testing.T, s users.Store) {
 	assertTicket(t, s, storedTicket(done, 1))
 	_, err = s.GetTicket(t.Context(), "k2")
 	assert.ErrorIs(t, err, users.ErrNotFound)
+	if isThrottle {
+		n, last, err := throttle.Failures(t.Context(), digest("throttled"))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "the failure count is unchanged")
+		assert.Equal(t, epoch, last, "the latest failure is unchanged")
+	}
 }
