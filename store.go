@@ -152,8 +152,7 @@ const (
 )
 
 // Token is a stored secret: its digest, kind, owner and lifetime. The secret itself is never
-// stored. ID, Name, Prefix, LastUsed and CreatedBy are set for API keys and empty for other
-// kinds.
+// stored. ID, Name, Prefix and LastUsed are set for API keys and empty for other kinds.
 type Token struct {
 	Digest   Digest
 	Kind     TokenKind
@@ -164,7 +163,6 @@ type Token struct {
 	Name     string    // an API key's name, given by its owner
 	Prefix   string    // the first characters of an API key, shown so that its owner can tell keys apart
 	LastUsed time.Time // when an API key last authenticated a request, to the minute; zero if never
-
 	// CreatedBy is, for an API key, the ID of the user who created it when that is not its
 	// owner (an administrator minting a key for someone); "" otherwise.
 	CreatedBy string
@@ -205,7 +203,7 @@ type Ticket struct {
 	Attempts    int       `json:"-"` // failed attempts at the current step
 	NextAttempt time.Time `json:"-"` // not to be run before this time
 	PriorStatus Status    `json:"-"` // the user's status before deletion began; restored on cancel
-	OrgID       string    `json:"-"` // the user's User.OrgID when deletion began: who may read the ticket once the user is gone
+	OrgID       string    `json:"-"` // the user's organization when deletion began, for the policy once the user is gone
 	Owner       string    `json:"-"` // the worker holding the lease
 	LeaseUntil  time.Time `json:"-"`
 	Version     int64     `json:"-"`
