@@ -46,6 +46,11 @@ const differentialUsers = 400
 // get the same page, in the same order and with equal users, and the same count, from both; a
 // query one store refuses, the other must refuse with the same error code and field.
 //
+// The population and the queries reach the bounds of users.Query: stored text longer than a
+// query value may be, like patterns and patterns of MaxPatternRunes characters and one more,
+// text values of MaxValueBytes bytes and one more, and values holding a NUL, which both stores
+// must refuse alike.
+//
 // subject must be empty, and it is left holding the population. Differential fails t at the
 // first difference, with the seed and the query in the message. It calls subject from one
 // goroutine only; a store that hangs hangs the test. It is safe to run in parallel with other
@@ -142,6 +147,7 @@ type randomPopulation struct {
 	t     testing.TB
 	rng   *rand.Rand
 	texts []string // names, plans, org IDs, roles and metadata strings, in mixed case
+	long  []string // long metadata strings, at and over the bound of a query's text value
 	times []time.Time
 	nums  []float64
 }
@@ -155,6 +161,9 @@ func (p *randomPopulation) init() {
 		p.times = append(p.times, base.Add(time.Duration(i*i)*time.Hour+time.Duration(i)*time.Microsecond))
 	}
 	p.nums = []float64{-1e9, -2.5, -1, 0, 0.5, 1, 2, 3, 10, 1e15}
+	x := strings.Repeat
+	p.long = []string{x("z", users.MaxValueBytes), x("z", users.MaxValueBytes+1), x("Ünï", 300),
+		x("ab", users.MaxPatternRunes/2), x("z", 2*users.MaxValueBytes) + "end"}
 }
 
 func (p *randomPopulation) pick(s []string) string { return s[p.rng.IntN(len(s))] }
@@ -183,6 +192,9 @@ func (p *randomPopulation) user(i int) *users.User {
 		u.Email = u.Username
 	}
 	u.Name = strings.TrimSpace(u.Name)
+	if r.IntN(10) == 0 {
+		u.Name = strings.Repeat("Ab", users.MaxNameLength/2) // as long as a name may be
+	}
 	for range r.IntN(4) {
 		u.Scope = append(u.Scope, p.pick(p.texts[1:12]))
 	}
@@ -196,6 +208,9 @@ func (p *randomPopulation) user(i int) *users.User {
 			if r.IntN(3) > 0 {
 				u.Metadata[k] = p.metaValue()
 			}
+		}
+		if r.IntN(3) == 0 {
+			u.Metadata["long"] = p.pick(p.long)
 		}
 	}
 	// Permissions and the password flags come from i, not from the random source, so that the
@@ -232,7 +247,7 @@ func (p *randomPopulation) metaValue() any {
 var (
 	diffFields = []string{"id", "username", "email", "name", "plan", "status", "orgId", "scope", "vendor",
 		"emailVerified", "created", "updated", "metadata.plan", "metadata.n", "metadata.flag",
-		"metadata.x.y", `metadata.we"ird`, "metadata.missing"}
+		"metadata.x.y", `metadata.we"ird`, "metadata.missing", "metadata.long"}
 	diffOps = []users.Op{users.OpEq, users.OpNe, users.OpGt, users.OpLt, users.OpGe, users.OpLe,
 		users.OpLike, users.OpBetween}
 	diffSortFields = []string{"id", "username", "email", "name", "plan", "status", "orgId",
@@ -248,6 +263,9 @@ func (p *randomPopulation) query() users.Query {
 	q.Or = r.IntN(2) == 0
 	if r.IntN(4) == 0 {
 		q.Pattern = p.patternValue()
+	}
+	if r.IntN(30) == 0 {
+		q.Pattern = p.boundPattern()
 	}
 	for range r.IntN(3) {
 		q.Sort = append(q.Sort, users.Sort{Field: diffSortFields[r.IntN(len(diffSortFields))], Desc: r.IntN(2) == 0})
@@ -289,7 +307,67 @@ func (p *randomPopulation) condition() users.Condition {
 	if r.IntN(40) == 0 {
 		c.Value = 42 // the wrong type for most fields
 	}
+	if c.Field == "metadata.long" || r.IntN(15) == 0 {
+		p.boundValues(&c)
+	}
 	return c
+}
+
+// boundValues gives c values at and over the bounds of users.Query, or holding a NUL: for a
+// like, a long pattern; for any other operator, long text, with a long upper bound for a
+// between.
+func (p *randomPopulation) boundValues(c *users.Condition) {
+	r := p.rng
+	if c.Op == users.OpLike {
+		c.Value = p.boundLike()
+		return
+	}
+	x := strings.Repeat
+	values := append(p.long[:len(p.long):len(p.long)], x("z", users.MaxValueBytes-1), "acme\x00", "\x00",
+		x("é", users.MaxValueBytes/2), x("é", users.MaxValueBytes/2)+"e")
+	c.Value = p.pick(values)
+	if r.IntN(2) == 0 {
+		c.To = p.pick(values)
+	}
+}
+
+// boundLike returns a like pattern at or over MaxPatternRunes characters, or holding a NUL:
+// some match the long stored values, some are the worst case of a backtracking matcher.
+func (p *randomPopulation) boundLike() string {
+	x := strings.Repeat
+	const n = users.MaxPatternRunes
+	return p.pick([]string{
+		"%" + x("z", n-2) + "%", // n characters: matches the long runs of z
+		x("z", n-1) + "%",
+		"%" + x("z", n-1) + "%", // n+1: refused
+		x("%z", n/2),            // n: a z at the end, after any run; slow to refuse when naive
+		x("%z", n/2) + "d",
+		x("%z", n/2) + "%",
+		x("_", n), // the names of exactly n characters
+		x("_", n+1),
+		x("ünï", (n-1)/3) + "%",
+		"%" + x("ÜNÏ", (n-1)/3),
+		x("ünï", n/3+1) + "%",
+		x("%ab", (n-1)/3) + "%",
+		"%\x00%",
+		"ab\x00",
+	})
+}
+
+// boundPattern returns a free-text pattern at or over MaxPatternRunes characters, or holding a
+// NUL.
+func (p *randomPopulation) boundPattern() string {
+	x := strings.Repeat
+	const n = users.MaxPatternRunes
+	return p.pick([]string{
+		x("ab", n/2), // the longest names hold it
+		x("AB", n/2),
+		x("ab", n/2) + "a", // n+1: refused
+		x("é", n),
+		x("🔑", n+1),
+		"ab\x00",
+		"\x00",
+	})
 }
 
 func (p *randomPopulation) value(kind users.FieldKind, field string) any {
