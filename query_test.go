@@ -67,13 +67,32 @@ func TestLike(t *testing.T) {
 	}
 }
 
-// TestLikeIsLinear: a pattern built to make naive backtracking exponential answers at once.
-func TestLikeIsLinear(t *testing.T) {
-	s := strings.Repeat("a", 10_000)
-	pattern := strings.Repeat("%a", 100) + "%b"
-	start := time.Now()
-	assert.False(t, users.Like(s, pattern))
-	assert.Less(t, time.Since(start), 5*time.Second)
+// TestLikeLongValues: the worst cases of backtracking, on long values, answer right (their cost
+// is BenchmarkLike's).
+func TestLikeLongValues(t *testing.T) {
+	x := strings.Repeat
+	a := x("a", 10_000)
+	tests := []struct {
+		name       string
+		s, pattern string
+		want       bool
+	}{
+		{"stars", a, x("%a", 100) + "%b", false},
+		{"stars match", a + "b", x("%a", 100) + "%b", true},
+		{"long run", a, "%" + x("a", 254) + "b", false},
+		{"long run match", a + "b", "%" + x("a", 254) + "b", true},
+		{"underscores", a, "%" + x("_", 254) + "b", false},
+		{"underscores match", a + "b", "%" + x("_", 254) + "b", true},
+		{"underscores too few", x("a", 100) + "b", "%" + x("_", 254) + "b", false},
+		{"long run in the middle", a + "b" + a, "%" + x("a", 200) + "b" + x("a", 50) + "%", true},
+		{"long run of many-byte runes", x("é", 5000) + "🔑", "%" + x("é", 250) + "🔑", true},
+		{"long run of many-byte runes fails", x("é", 5000), "%" + x("é", 250) + "🔑", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, users.Like(tt.s, tt.pattern))
+		})
+	}
 }
 
 // likeRegexp translates a LIKE pattern into an anchored regular expression.
