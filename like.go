@@ -2,6 +2,7 @@ package users
 
 import (
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -103,7 +104,13 @@ func likeBacktrack(s, pattern string) bool {
 // read", and the set of live states is a bit set of ⌈(tokens+1)/64⌉ words, updated with a few
 // word operations per character of s.
 func likeAutomaton(s, pattern string) bool {
-	a := compileLike(pattern)
+	// A query matches one pattern against many values in a row: the tables of the last
+	// pattern are kept, and shared (they are never changed once made).
+	a := lastLike.Load()
+	if a == nil || a.pattern != pattern {
+		a = compileLike(pattern)
+		lastLike.Store(a)
+	}
 	w := a.words
 	live := make([]uint64, w)
 	live[0] = 1
@@ -132,15 +139,19 @@ func likeAutomaton(s, pattern string) bool {
 // of % as one), state j+1 follows state j on a rune that t[j] matches, a state just after a %
 // stays live on any rune, and a state just before a % also makes the state after it live.
 type likeTables struct {
-	tokens int      // m; state m accepts
-	words  int      // words in a state set: bits 0..m
-	masks  []uint64 // the states each literal leads to, words apiece; the first: for any other rune
-	loop   []uint64 // states just after a %
-	star   []uint64 // states just before a %
-	ascii  [utf8.RuneSelf]uint32
-	runes  []rune // the other literal runes, sorted
-	index  []uint32
+	pattern string
+	tokens  int      // m; state m accepts
+	words   int      // words in a state set: bits 0..m
+	masks   []uint64 // the states each literal leads to, words apiece; the first: for any other rune
+	loop    []uint64 // states just after a %
+	star    []uint64 // states just before a %
+	ascii   [utf8.RuneSelf]uint32
+	runes   []rune // the other literal runes, sorted
+	index   []uint32
 }
+
+// lastLike holds the tables of the pattern likeAutomaton ran last.
+var lastLike atomic.Pointer[likeTables]
 
 // mask returns the set of states that rune c leads to from the state before them.
 func (a *likeTables) mask(c rune) []uint64 {
@@ -197,7 +208,7 @@ func compileLike(pattern string) *likeTables {
 		tokens = append(tokens, likeToken{kind: likeLiteral, r: c})
 	}
 
-	a := &likeTables{tokens: len(tokens), words: len(tokens)/64 + 1}
+	a := &likeTables{pattern: pattern, tokens: len(tokens), words: len(tokens)/64 + 1}
 	// Number the literal runes from 1; 0 is any other rune.
 	var others []rune
 	literals := 0
