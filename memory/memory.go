@@ -270,7 +270,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 }
 
 // ListUsers returns copies of the page of users that q selects, in q's order (see
-// users.Query). It returns ErrInvalid for a query that Query.Normalize rejects.
+// users.Query). It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
+// error when ctx ends while it scans (it looks every scanCheck users).
 //
 // It scans every user once and keeps the best Offset+Limit in a bounded heap, so its cost is
 // O(n log(Offset+Limit)), not that of sorting every match.
@@ -287,7 +288,11 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	// The page is the last Limit of the first Offset+Limit; an Offset past every user
 	// is cut down first, so that the sum cannot overflow.
 	best := newTopK(min(q.Offset, len(s.db.users))+q.Limit, len(s.db.users), q.Compare)
-	for _, u := range s.db.users {
+	done := ctx.Done()
+	for i, u := range s.db.users {
+		if i%scanCheck == scanCheck-1 && isDone(done) {
+			return nil, ctx.Err()
+		}
 		if q.Match(u) {
 			best.add(u)
 		}
@@ -302,7 +307,8 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 }
 
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
-// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects.
+// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
+// error when ctx ends while it scans (it looks every scanCheck users).
 func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -314,12 +320,33 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	s.rlock()
 	defer s.runlock()
 	n := 0
-	for _, u := range s.db.users {
+	done := ctx.Done()
+	for i, u := range s.db.users {
+		if i%scanCheck == scanCheck-1 && isDone(done) {
+			return 0, ctx.Err()
+		}
 		if q.Match(u) {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// scanCheck is how many users ListUsers and CountUsers match between two looks at whether
+// their context has ended. A look costs a few nanoseconds, and matching a user against the
+// costliest query (many like conditions on long metadata text) some microseconds each, so
+// a scan stops within milliseconds of its context's end.
+const scanCheck = 16
+
+// isDone reports whether done, a context's Done channel, is closed. A nil channel (a context
+// that never ends) is never closed.
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Tokens
