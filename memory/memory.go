@@ -9,7 +9,8 @@
 // Look-ups by ID, username, e-mail, token digest and image owner take constant time;
 // ListTokens and DeleteUserTokens cost in proportion to the user's own tokens; ListUsers and
 // CountUsers scan every user, and ListUsers keeps only the best offset+limit of them while it
-// scans, so a page of 30 out of 100,000 users costs one pass and no full sort.
+// scans, so a page of 30 out of 100,000 users costs one pass and no full sort. A scan stops
+// within a few users of its context's end.
 package memory
 
 import (
