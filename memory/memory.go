@@ -10,7 +10,7 @@
 // ListTokens and DeleteUserTokens cost in proportion to the user's own tokens; ListUsers and
 // CountUsers scan every user, and ListUsers keeps only the best offset+limit of them while it
 // scans, so a page of 30 out of 100,000 users costs one pass and no full sort. A scan stops
-// within a few users of its context's end.
+// at the next user once its context ends.
 package memory
 
 import (
@@ -272,7 +272,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 
 // ListUsers returns copies of the page of users that q selects, in q's order (see
 // users.Query). It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
-// error when ctx ends while it scans (it looks every scanCheck users).
+// error when ctx ends while it scans (it looks before each user).
 //
 // It scans every user once and keeps the best Offset+Limit in a bounded heap, so its cost is
 // O(n log(Offset+Limit)), not that of sorting every match.
@@ -290,8 +290,8 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	// is cut down first, so that the sum cannot overflow.
 	best := newTopK(min(q.Offset, len(s.db.users))+q.Limit, len(s.db.users), q.Compare)
 	done := ctx.Done()
-	for i, u := range s.db.users {
-		if i%scanCheck == scanCheck-1 && isDone(done) {
+	for _, u := range s.db.users {
+		if isDone(done) {
 			return nil, ctx.Err()
 		}
 		if q.Match(u) {
@@ -309,7 +309,7 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
 // limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
-// error when ctx ends while it scans (it looks every scanCheck users).
+// error when ctx ends while it scans (it looks before each user).
 func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -322,8 +322,8 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	defer s.runlock()
 	n := 0
 	done := ctx.Done()
-	for i, u := range s.db.users {
-		if i%scanCheck == scanCheck-1 && isDone(done) {
+	for _, u := range s.db.users {
+		if isDone(done) {
 			return 0, ctx.Err()
 		}
 		if q.Match(u) {
@@ -333,14 +333,10 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	return n, nil
 }
 
-// scanCheck is how many users ListUsers and CountUsers match between two looks at whether
-// their context has ended. A look costs a few nanoseconds, and matching a user against the
-// costliest query (many like conditions on long metadata text) some microseconds each, so
-// a scan stops within milliseconds of its context's end.
-const scanCheck = 16
-
 // isDone reports whether done, a context's Done channel, is closed. A nil channel (a context
-// that never ends) is never closed.
+// that never ends) is never closed. ListUsers and CountUsers look before they match each
+// user: a look costs a few nanoseconds without taking a lock, while one user can cost
+// milliseconds to match against a query of many like conditions on long metadata text.
 func isDone(done <-chan struct{}) bool {
 	select {
 	case <-done:
