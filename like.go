@@ -12,7 +12,8 @@ import (
 //
 // Its cost is linear in the length of s whatever the pattern: at worst
 // O((len(s)+len(pattern)) × ⌈len(pattern)/64⌉), so a pattern of MaxPatternRunes characters
-// costs a few word operations per character of s. Patterns whose runs between % are short, and
+// costs a few word operations per character of s (and making its automaton, once for a run of
+// calls with one pattern, O(len(pattern)²/64)). Patterns whose runs between % are short, and
 // short values, take a backtracking path that is cheaper for them; the others run a
 // bit-parallel automaton.
 func Like(s, pattern string) bool {
@@ -233,8 +234,9 @@ func compileLike(pattern string) *likeTables {
 	}
 
 	w := a.words
-	sets := make([]uint64, (literals+3)*w)
-	a.masks, a.loop, a.star = sets[:(literals+1)*w], sets[(literals+1)*w:(literals+2)*w], sets[(literals+2)*w:]
+	sets := make([]uint64, (literals+4)*w)
+	a.masks, a.loop, a.star = sets[:(literals+1)*w], sets[(literals+1)*w:(literals+2)*w], sets[(literals+2)*w:(literals+3)*w]
+	anyRune := sets[(literals+3)*w:] // the states that _ leads to, which every rune does
 	set := func(v []uint64, bit int) { v[bit/64] |= 1 << (bit % 64) }
 	for j, t := range tokens {
 		switch t.kind {
@@ -242,12 +244,13 @@ func compileLike(pattern string) *likeTables {
 			set(a.star, j)
 			set(a.loop, j+1)
 		case likeAny:
-			for m := 0; m <= literals; m++ {
-				set(a.masks[m*w:], j+1)
-			}
+			set(anyRune, j+1)
 		default:
 			set(a.masks[int(a.literalIndex(t.r))*w:], j+1)
 		}
+	}
+	for i := range a.masks {
+		a.masks[i] |= anyRune[i%w]
 	}
 	return a
 }
