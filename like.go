@@ -1,6 +1,7 @@
 package users
 
 import (
+	"hash/maphash"
 	"slices"
 	"sync/atomic"
 	"unicode/utf8"
@@ -12,8 +13,8 @@ import (
 //
 // Its cost is linear in the length of s whatever the pattern: at worst
 // O((len(s)+len(pattern)) × ⌈len(pattern)/64⌉), so a pattern of MaxPatternRunes characters
-// costs a few word operations per character of s (and making its automaton, once for a run of
-// calls with one pattern, O(len(pattern)²/64)). Patterns whose runs between % are short, and
+// costs a few word operations per character of s (and making its automaton, O(len(pattern)²/64),
+// once while the pattern stays among the few last used). Patterns whose runs between % are short, and
 // short values, take a backtracking path that is cheaper for them; the others run a
 // bit-parallel automaton.
 func Like(s, pattern string) bool {
@@ -105,12 +106,13 @@ func likeBacktrack(s, pattern string) bool {
 // read", and the set of live states is a bit set of ⌈(tokens+1)/64⌉ words, updated with a few
 // word operations per character of s.
 func likeAutomaton(s, pattern string) bool {
-	// A query matches one pattern against many values in a row: the tables of the last
-	// pattern are kept, and shared (they are never changed once made).
-	a := lastLike.Load()
+	// A query matches its patterns against many values in turn: the tables of recent
+	// patterns are kept, and shared (they are never changed once made).
+	slot := &likeCache[maphash.String(likeSeed, pattern)%uint64(len(likeCache))]
+	a := slot.Load()
 	if a == nil || a.pattern != pattern {
 		a = compileLike(pattern)
-		lastLike.Store(a)
+		slot.Store(a)
 	}
 	w := a.words
 	live := make([]uint64, w)
@@ -151,8 +153,12 @@ type likeTables struct {
 	index   []uint32
 }
 
-// lastLike holds the tables of the pattern likeAutomaton ran last.
-var lastLike atomic.Pointer[likeTables]
+// likeCache holds the tables of the patterns likeAutomaton ran last, one per slot, in the
+// slot their hash picks: a query of several like conditions keeps all of its own, mostly.
+var (
+	likeCache [16]atomic.Pointer[likeTables]
+	likeSeed  = maphash.MakeSeed()
+)
 
 // mask returns the set of states that rune c leads to from the state before them.
 func (a *likeTables) mask(c rune) []uint64 {
