@@ -13,10 +13,10 @@ import (
 //
 // Its cost is linear in the length of s whatever the pattern: at worst
 // O((len(s)+len(pattern)) × ⌈len(pattern)/64⌉), so a pattern of MaxPatternRunes characters
-// costs a few word operations per character of s (and making its automaton, O(len(pattern)²/64),
-// once while the pattern stays among the few last used). Patterns whose runs between % are short, and
-// short values, take a backtracking path that is cheaper for them; the others run a
-// bit-parallel automaton.
+// costs a few word operations per character of s. Patterns whose runs between % are short,
+// and short values, take a backtracking path that is cheaper for them; the others run a
+// bit-parallel automaton, made in O(len(pattern)²/64) once while the pattern stays among the
+// last few used.
 func Like(s, pattern string) bool {
 	if likeNeedsAutomaton(s, pattern) {
 		return likeAutomaton(s, pattern)
