@@ -33,6 +33,13 @@ const (
 	MaxLimit     = 1000
 )
 
+// Bounds of a query's values, which keep the cost of answering any query bounded. Query.Normalize
+// refuses, with ErrInvalid, a query that exceeds one.
+const (
+	MaxPatternRunes = 256  // characters in a like value, and in Query.Pattern
+	MaxValueBytes   = 1024 // bytes in a text value of a condition (Value, To), and in a metadata key
+)
+
 // MetadataPrefix starts a condition field naming a top-level metadata key: "metadata.plan"
 // compares the value of the key "plan" (taken literally, dots and all, after the prefix).
 const MetadataPrefix = "metadata."
@@ -57,6 +64,11 @@ const MetadataPrefix = "metadata."
 // like takes a pattern in which % matches any run of characters, _ any one character, and \
 // escapes the next character; the whole value must match, case-insensitively (see Fold).
 // between takes the lower bound in Value and the upper in To, both inclusive.
+//
+// Bounds: a like pattern is at most MaxPatternRunes (256) characters; any text value, and a
+// metadata key, at most MaxValueBytes (1,024) bytes; no value or key holds a NUL character.
+// Beyond them a condition is ErrInvalid, so that no query costs more than a bounded amount of
+// work per user (a like is matched in time linear in the stored value's length).
 type Condition struct {
 	Field string `json:"field"`
 	Op    Op     `json:"op"`
@@ -83,7 +95,9 @@ type Sort struct {
 //   - Limit is the page size: 0 means DefaultLimit, at most MaxLimit. Offset skips results.
 //
 // Unknown fields and operators, operators a field does not support, and values of the wrong
-// type are ErrInvalid, never ignored.
+// type are ErrInvalid, never ignored; so are values beyond the bounds that keep a query's cost
+// bounded: Pattern longer than MaxPatternRunes (256) characters or holding a NUL, and the
+// condition values Condition describes.
 type Query struct {
 	Conditions []Condition `json:"conditions,omitempty"`
 	Or         bool        `json:"or,omitempty"`
@@ -136,10 +150,12 @@ func (q Query) Normalize() (Query, error) {
 		return q, invalid("limit", "must be between 1 and %d", MaxLimit)
 	case q.Offset < 0:
 		return q, invalid("offset", "must not be negative")
-	case len(q.Pattern) > MaxUsernameLength:
-		return q, invalid("pattern", "is longer than %d bytes", MaxUsernameLength)
+	case len(q.Pattern) > MaxValueBytes || utf8.RuneCountInString(q.Pattern) > MaxPatternRunes:
+		return q, invalid("pattern", "is longer than %d characters", MaxPatternRunes)
 	case !utf8.ValidString(q.Pattern):
 		return q, invalid("pattern", "must be valid UTF-8")
+	case strings.IndexByte(q.Pattern, 0) >= 0:
+		return q, invalid("pattern", "must not hold a NUL character")
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit
@@ -171,6 +187,14 @@ func (q Query) Normalize() (Query, error) {
 }
 
 func normalizeCondition(c Condition) (Condition, error) {
+	// The bounds are checked before any work in proportion to a value's length; a field name
+	// out of them is not repeated in the message.
+	if len(c.Field) > len(MetadataPrefix)+MaxValueBytes {
+		return c, invalid("filter", "a field name is too long: a metadata key is at most %d bytes", MaxValueBytes)
+	}
+	if strings.IndexByte(c.Field, 0) >= 0 {
+		return c, invalid("filter", "a field name must not hold a NUL character")
+	}
 	kind, ok := FieldKindOf(c.Field)
 	if !ok {
 		return c, invalid("filter", "unknown field %q", c.Field)
@@ -179,6 +203,14 @@ func normalizeCondition(c Condition) (Condition, error) {
 	case OpEq, OpNe, OpGt, OpLt, OpGe, OpLe, OpLike, OpBetween:
 	default:
 		return c, invalid("filter", "unknown operator %q", c.Op)
+	}
+	if err := checkValue(c, c.Value, "value"); err != nil {
+		return c, err
+	}
+	if c.Op == OpBetween {
+		if err := checkValue(c, c.To, "upper bound"); err != nil {
+			return c, err
+		}
 	}
 	bad := func() (Condition, error) {
 		return c, invalid("filter", "operator %s does not apply to %s", c.Op, c.Field)
@@ -251,6 +283,30 @@ func normalizeCondition(c Condition) (Condition, error) {
 		c.To = nil
 	}
 	return c, nil
+}
+
+// checkValue returns an ErrInvalid naming c's field when v, c's value or upper bound (what),
+// is text beyond the bounds: longer than MaxValueBytes, or, for a like pattern, than
+// MaxPatternRunes characters, or holding a NUL.
+func checkValue(c Condition, v any, what string) error {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = string(v)
+	default:
+		return nil
+	}
+	switch {
+	case c.Op == OpLike && (len(s) > MaxValueBytes || utf8.RuneCountInString(s) > MaxPatternRunes):
+		return invalid("filter", "the like pattern for %s is longer than %d characters", c.Field, MaxPatternRunes)
+	case len(s) > MaxValueBytes:
+		return invalid("filter", "the %s for %s is longer than %d bytes", what, c.Field, MaxValueBytes)
+	case strings.IndexByte(s, 0) >= 0:
+		return invalid("filter", "the %s for %s must not hold a NUL character", what, c.Field)
+	}
+	return nil
 }
 
 func metadataValue(field string, op Op, v any) (any, error) {
@@ -447,46 +503,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// Like reports whether s matches the LIKE pattern: % matches any run of characters, _ any one
-// character, \ escapes the next. The match is exact (callers fold both sides to ignore case).
-func Like(s, pattern string) bool {
-	// Iterative matching with backtracking to the last %: linear in practice, never exponential.
-	var si, pi int
-	starP, starS := -1, 0
-	for si < len(s) {
-		if pi < len(pattern) {
-			pc, pw := utf8.DecodeRuneInString(pattern[pi:])
-			sc, sw := utf8.DecodeRuneInString(s[si:])
-			switch {
-			case pc == '%':
-				starP, starS = pi+pw, si
-				pi += pw
-				continue
-			case pc == '_':
-				pi, si = pi+pw, si+sw
-				continue
-			case pc == '\\' && pi+pw < len(pattern):
-				ec, ew := utf8.DecodeRuneInString(pattern[pi+pw:])
-				if ec == sc {
-					pi, si = pi+pw+ew, si+sw
-					continue
-				}
-			case pc == sc:
-				pi, si = pi+pw, si+sw
-				continue
-			}
-		}
-		if starP < 0 {
-			return false
-		}
-		_, sw := utf8.DecodeRuneInString(s[starS:])
-		starS += sw
-		pi, si = starP, starS
-	}
-	for pi < len(pattern) && pattern[pi] == '%' {
-		pi++
-	}
-	return pi == len(pattern)
 }

@@ -1,6 +1,7 @@
 package users_test
 
 import (
+	"encoding/json"
 	"math"
 	"regexp"
 	"strings"
@@ -66,13 +67,32 @@ func TestLike(t *testing.T) {
 	}
 }
 
-// TestLikeIsLinear: a pattern built to make naive backtracking exponential answers at once.
-func TestLikeIsLinear(t *testing.T) {
-	s := strings.Repeat("a", 10_000)
-	pattern := strings.Repeat("%a", 100) + "%b"
-	start := time.Now()
-	assert.False(t, users.Like(s, pattern))
-	assert.Less(t, time.Since(start), 5*time.Second)
+// TestLikeLongValues: the worst cases of backtracking, on long values, answer right (their cost
+// is BenchmarkLike's).
+func TestLikeLongValues(t *testing.T) {
+	x := strings.Repeat
+	a := x("a", 10_000)
+	tests := []struct {
+		name       string
+		s, pattern string
+		want       bool
+	}{
+		{"stars", a, x("%a", 100) + "%b", false},
+		{"stars match", a + "b", x("%a", 100) + "%b", true},
+		{"long run", a, "%" + x("a", 254) + "b", false},
+		{"long run match", a + "b", "%" + x("a", 254) + "b", true},
+		{"underscores", a, "%" + x("_", 254) + "b", false},
+		{"underscores match", a + "b", "%" + x("_", 254) + "b", true},
+		{"underscores too few", x("a", 100) + "b", "%" + x("_", 254) + "b", false},
+		{"long run in the middle", a + "b" + a, "%" + x("a", 200) + "b" + x("a", 50) + "%", true},
+		{"long run of many-byte runes", x("é", 5000) + "🔑", "%" + x("é", 250) + "🔑", true},
+		{"long run of many-byte runes fails", x("é", 5000), "%" + x("é", 250) + "🔑", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, users.Like(tt.s, tt.pattern))
+		})
+	}
 }
 
 // likeRegexp translates a LIKE pattern into an anchored regular expression.
@@ -173,7 +193,7 @@ func TestQueryNormalizeErrors(t *testing.T) {
 		{"negative limit", users.Query{Limit: -1}, "limit"},
 		{"limit too large", users.Query{Limit: users.MaxLimit + 1}, "limit"},
 		{"negative offset", users.Query{Offset: -5}, "offset"},
-		{"pattern too long", users.Query{Pattern: strings.Repeat("p", users.MaxUsernameLength+1)}, "pattern"},
+		{"pattern too long", users.Query{Pattern: strings.Repeat("p", users.MaxPatternRunes+1)}, "pattern"},
 		{"pattern not UTF-8", users.Query{Pattern: "a\xffb"}, "pattern"},
 		{"unknown field", cond("password", users.OpEq, "x"), "filter"},
 		{"bare metadata prefix", cond("metadata.", users.OpEq, "x"), "filter"},
@@ -208,6 +228,70 @@ func TestQueryNormalizeErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, users.ErrInvalid)
 			assertCode(t, err, users.CodeInvalid, tt.field)
+		})
+	}
+}
+
+// TestQueryNormalizeBounds: values at the bounds pass, values beyond them, or holding a NUL,
+// are ErrInvalid naming the pattern or the condition's field, without the value itself.
+func TestQueryNormalizeBounds(t *testing.T) {
+	cond := func(field string, op users.Op, v any) users.Query {
+		return users.Query{Conditions: []users.Condition{{Field: field, Op: op, Value: v}}}
+	}
+	between := func(field string, from, to any) users.Query {
+		return users.Query{Conditions: []users.Condition{{Field: field, Op: users.OpBetween, Value: from, To: to}}}
+	}
+	const runes, bytes = users.MaxPatternRunes, users.MaxValueBytes
+	x := strings.Repeat
+	tests := []struct {
+		name  string
+		q     users.Query
+		field string // of the error; "" for a query within the bounds
+		names string // what the message names
+	}{
+		{"pattern at the bound", users.Query{Pattern: x("p", runes)}, "", ""},
+		{"pattern of four-byte characters at the bound", users.Query{Pattern: x("🔑", runes)}, "", ""},
+		{"pattern over the bound", users.Query{Pattern: x("p", runes+1)}, "pattern", "256 characters"},
+		{"pattern of two-byte characters over the bound", users.Query{Pattern: x("é", runes+1)}, "pattern", "256 characters"},
+		{"pattern far over the bound", users.Query{Pattern: x("p", 1<<20)}, "pattern", "256 characters"},
+		{"pattern with NUL", users.Query{Pattern: "a\x00b"}, "pattern", "NUL"},
+		{"like at the bound", cond("name", users.OpLike, x("%a", runes/2)), "", ""},
+		{"like of four-byte characters at the bound", cond("metadata.plan", users.OpLike, x("🔑", runes)), "", ""},
+		{"like over the bound", cond("name", users.OpLike, x("%a", runes/2)+"%"), "filter", "like pattern for name"},
+		{"like on a list over the bound", cond("scope", users.OpLike, x("_", runes+1)), "filter", "like pattern for scope"},
+		{"like on metadata over the bound", cond("metadata.plan", users.OpLike, x("é", runes+1)), "filter", "like pattern for metadata.plan"},
+		{"like far over the bound", cond("email", users.OpLike, x("%", 1<<20)), "filter", "like pattern for email"},
+		{"like with NUL", cond("name", users.OpLike, "%\x00%"), "filter", "NUL"},
+		{"text at the bound", cond("name", users.OpEq, x("n", bytes)), "", ""},
+		{"text over the bound", cond("name", users.OpEq, x("n", bytes+1)), "filter", "value for name is longer than 1024 bytes"},
+		{"folded text over the bound", cond("username", users.OpGt, x("é", bytes/2+1)), "filter", "value for username"},
+		{"list value over the bound", cond("vendor", users.OpEq, x("v", bytes+1)), "filter", "value for vendor"},
+		{"metadata text at the bound", cond("metadata.plan", users.OpEq, x("m", bytes)), "", ""},
+		{"metadata text over the bound", cond("metadata.plan", users.OpNe, x("m", bytes+1)), "filter", "value for metadata.plan"},
+		{"metadata number text over the bound", cond("metadata.n", users.OpEq, json.Number("1"+x("0", bytes))), "filter", "value for metadata.n"},
+		{"time text over the bound", cond("created", users.OpGt, x("2", bytes+1)), "filter", "value for created"},
+		{"upper bound at the bound", between("name", "a", x("z", bytes)), "", ""},
+		{"upper bound over the bound", between("name", "a", x("z", bytes+1)), "filter", "upper bound for name"},
+		{"text with NUL", cond("orgId", users.OpEq, "org\x00"), "filter", "value for orgId must not hold a NUL"},
+		{"list value with NUL", cond("scope", users.OpNe, "\x00"), "filter", "NUL"},
+		{"metadata text with NUL", cond("metadata.plan", users.OpEq, "a\x00"), "filter", "NUL"},
+		{"upper bound with NUL", between("metadata.plan", "a", "z\x00"), "filter", "upper bound for metadata.plan"},
+		{"metadata key at the bound", cond("metadata."+x("k", bytes), users.OpEq, "v"), "", ""},
+		{"metadata key over the bound", cond("metadata."+x("k", bytes+1), users.OpEq, "v"), "filter", "1024 bytes"},
+		{"metadata key with NUL", cond("metadata.k\x00", users.OpEq, "v"), "filter", "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.q.Normalize()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, users.ErrInvalid)
+			assertCode(t, err, users.CodeInvalid, tt.field)
+			assert.Contains(t, err.Error(), tt.names)
+			assert.Less(t, len(err.Error()), 200, "the message does not repeat the value")
 		})
 	}
 }

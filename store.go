@@ -39,10 +39,12 @@ type Store interface {
 	// when there is no such user. Tickets stay: they are the record of the deletion.
 	DeleteUser(ctx context.Context, id string) error
 	// ListUsers returns the page of users that q selects, in q's order (see Query).
-	// Returns ErrInvalid for a query that Query.Normalize rejects.
+	// Returns ErrInvalid for a query that Query.Normalize rejects. When ctx ends while the
+	// query runs, the query stops and ListUsers returns ctx's error promptly.
 	ListUsers(ctx context.Context, q Query) ([]*User, error)
 	// CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
-	// limit and offset. Returns ErrInvalid for a query that Query.Normalize rejects.
+	// limit and offset. Returns ErrInvalid for a query that Query.Normalize rejects. When ctx
+	// ends while the query runs, the query stops and CountUsers returns ctx's error promptly.
 	CountUsers(ctx context.Context, q Query) (int, error)
 
 	// PutToken stores a new token. Returns ErrNotFound when its user does not exist and

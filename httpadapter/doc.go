@@ -159,6 +159,7 @@
 // or between with value low,high), lop=AND|OR, sort=field:1|-1 (comma-separated), limit and
 // offset or page (from 1) and pageSize (Tyk's paging; not both forms), and pattern. Its
 // semantics are those of users.Query.
+// A like value or pattern over 256 characters, a value over 1,024 bytes, or a NUL is a 400.
 //
 // # Bodies
 //

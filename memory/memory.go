@@ -9,7 +9,8 @@
 // Look-ups by ID, username, e-mail, token digest and image owner take constant time;
 // ListTokens and DeleteUserTokens cost in proportion to the user's own tokens; ListUsers and
 // CountUsers scan every user, and ListUsers keeps only the best offset+limit of them while it
-// scans, so a page of 30 out of 100,000 users costs one pass and no full sort.
+// scans, so a page of 30 out of 100,000 users costs one pass and no full sort. A scan stops
+// at the next user once its context ends.
 package memory
 
 import (
@@ -270,7 +271,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 }
 
 // ListUsers returns copies of the page of users that q selects, in q's order (see
-// users.Query). It returns ErrInvalid for a query that Query.Normalize rejects.
+// users.Query). It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
+// error when ctx ends while it scans (it looks before each user).
 //
 // It scans every user once and keeps the best Offset+Limit in a bounded heap, so its cost is
 // O(n log(Offset+Limit)), not that of sorting every match.
@@ -287,7 +289,11 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	// The page is the last Limit of the first Offset+Limit; an Offset past every user
 	// is cut down first, so that the sum cannot overflow.
 	best := newTopK(min(q.Offset, len(s.db.users))+q.Limit, len(s.db.users), q.Compare)
+	done := ctx.Done()
 	for _, u := range s.db.users {
+		if isDone(done) {
+			return nil, ctx.Err()
+		}
 		if q.Match(u) {
 			best.add(u)
 		}
@@ -302,7 +308,8 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 }
 
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
-// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects.
+// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
+// error when ctx ends while it scans (it looks before each user).
 func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -314,12 +321,29 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	s.rlock()
 	defer s.runlock()
 	n := 0
+	done := ctx.Done()
 	for _, u := range s.db.users {
+		if isDone(done) {
+			return 0, ctx.Err()
+		}
 		if q.Match(u) {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// isDone reports whether done, a context's Done channel, is closed. A nil channel (a context
+// that never ends) is never closed. ListUsers and CountUsers look before they match each
+// user: a look costs a few nanoseconds without taking a lock, while one user can cost
+// milliseconds to match against a query of many like conditions on long metadata text.
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Tokens

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,7 +10,8 @@ import (
 )
 
 // ListUsers returns the page of users that q selects, in q's order (see users.Query). It
-// returns ErrInvalid for a query that Query.Normalize rejects.
+// returns ErrInvalid for a query that Query.Normalize rejects, and ctx's error, promptly, when
+// ctx ends while the query runs.
 func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -23,7 +23,12 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	if err := s.searchable(ctx, q.Pattern); err != nil {
 		return nil, err
 	}
-	b := newQueryBuilder("SELECT " + userColumns + " FROM users")
+	// The driver interrupts a statement when ctx ends only during the call that starts it,
+	// which runs it to its first row: a page whose rows come one by one from a walk of an
+	// index could run on for long after ctx has ended. So the page is selected into a
+	// materialized table, and read from it in order, which makes the whole search part of
+	// the first row. Sorting it again costs little: it holds at most MaxLimit rows.
+	b := newQueryBuilder("WITH page AS MATERIALIZED (SELECT " + userColumns + ", username_folded, email_folded FROM users")
 	if err := s.chooseDriver(ctx, &q, b, false); err != nil {
 		return nil, err
 	}
@@ -37,6 +42,8 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 		b.WriteString(" OFFSET ?")
 		b.args = append(b.args, q.Offset)
 	}
+	b.WriteString(") SELECT " + userColumns + " FROM page")
+	b.orderBy(q.Sort)
 	rows, err := s.reader().raw().QueryContext(ctx, b.String(), b.args...)
 	if err != nil {
 		return nil, dbError(ctx, err)
@@ -57,7 +64,8 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 }
 
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
-// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects.
+// limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects, and ctx's
+// error, promptly, when ctx ends while the query runs.
 func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -260,26 +268,18 @@ func conditionSet(head string, c users.Condition) (*queryBuilder, bool) {
 }
 
 // matchedRows runs the subquery in sub, which selects seq, up to driverThreshold rows, and
-// returns them as a JSON array, with their number.
+// returns them as a JSON array, with their number. The statement answers in one row, so that
+// all of its work is done in the step that ctx's end interrupts (see ListUsers).
 func (s *Store) matchedRows(ctx context.Context, sub *queryBuilder) ([]byte, int, error) {
-	rows, err := s.reader().raw().QueryContext(ctx, sub.String()+" LIMIT ?", append(sub.args, driverThreshold)...)
+	var matched []byte
+	var n int
+	err := s.reader().raw().QueryRowContext(ctx,
+		"WITH m(seq) AS ("+sub.String()+" LIMIT ?) SELECT json_group_array(seq), count(*) FROM m",
+		append(sub.args, driverThreshold)...).Scan(&matched, &n)
 	if err != nil {
 		return nil, 0, dbError(ctx, err)
 	}
-	defer rows.Close()
-	matched, n := []byte{'['}, 0
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, 0, dbError(ctx, err)
-		}
-		if n > 0 {
-			matched = append(matched, ',')
-		}
-		matched = strconv.AppendInt(matched, seq, 10)
-		n++
-	}
-	return append(matched, ']'), n, dbError(ctx, rows.Err())
+	return matched, n, nil
 }
 
 // minTrigramPattern is the shortest pattern, in characters, the trigram index can answer.

@@ -24,6 +24,10 @@
 // by an FTS5 trigram index over them, list fields (scope, vendor) and top-level metadata keys
 // have index tables of their own, and LIKE conditions call Go's users.Like through an SQL
 // function, so that no query depends on SQLite's own case rules.
+//
+// A query whose context ends while SQLite runs it is interrupted, and returns the context's
+// error: every query that can run long does all of its work before its first row, the part of
+// a statement that the driver interrupts.
 package sqlite
 
 import (

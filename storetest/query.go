@@ -373,8 +373,16 @@ var invalidCases = []struct {
 	{"sort by vendor", sortBy("vendor", true)},
 	{"sort by an unknown field", sortBy("nickname", false)},
 	{"sort by metadata", sortBy("metadata.tier", false)},
-	{"pattern too long", users.Query{Pattern: strings.Repeat("a", users.MaxUsernameLength+1)}},
+	{"pattern too long", users.Query{Pattern: strings.Repeat("a", users.MaxPatternRunes+1)}},
 	{"pattern not UTF-8", users.Query{Pattern: "\xff"}},
+	{"pattern with NUL", users.Query{Pattern: "a\x00"}},
+	{"like too long", where(cond("name", like, strings.Repeat("%a", users.MaxPatternRunes/2)+"%"))},
+	{"text value too long", where(cond("plan", eq, strings.Repeat("p", users.MaxValueBytes+1)))},
+	{"metadata value too long", where(cond("metadata.tier", ne, strings.Repeat("g", users.MaxValueBytes+1)))},
+	{"upper bound too long", where(cond("name", between, "a", strings.Repeat("z", users.MaxValueBytes+1)))},
+	{"metadata key too long", where(cond("metadata."+strings.Repeat("k", users.MaxValueBytes+1), eq, "x"))},
+	{"value with NUL", where(cond("orgId", eq, "org-a\x00"))},
+	{"like with NUL", where(cond("scope", like, "%\x00%"))},
 }
 
 func testQuery(t *testing.T, newStore func(t *testing.T) users.Store) {

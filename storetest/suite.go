@@ -10,6 +10,10 @@
 // query cases share one store filled with a fixed population, and their expected results are
 // written out by hand.
 //
+// Differential goes further on queries: it fills a store and the memory store, the reference,
+// with one random population and requires the same answer from both to thousands of random
+// queries, valid and invalid. A store that translates queries (to SQL, say) should call it too.
+//
 // The fixtures keep times in canonical form (see users.CanonicalTime), lists, metadata and
 // permissions as users.User.Normalize leaves them (nil when empty, JSON types in metadata), and
 // expect a store to give back exactly what it was given.
