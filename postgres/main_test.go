@@ -1,0 +1,46 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gousers/users"
+	"github.com/gousers/users/internal/pgtest"
+	"github.com/gousers/users/postgres"
+	"github.com/gousers/users/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// testOptions are the options of the tests' stores: small pools, since many stores are open at
+// once on one test server.
+func testOptions(schema string) *postgres.Options {
+	return &postgres.Options{Schema: schema, MaxConns: 4}
+}
+
+// openSchema opens a store on a new schema of the test's own, closed at the end of the test,
+// and returns it with the connection string and the schema, for opening more stores on it.
+func openSchema(t testing.TB) (s *postgres.Store, dsn, schema string) {
+	t.Helper()
+	dsn, schema = pgtest.Schema(t)
+	s = openStore(t, dsn, schema)
+	return s, dsn, schema
+}
+
+// openStore opens a store on the schema, closed at the end of the test.
+func openStore(t testing.TB, dsn, schema string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dsn, testOptions(schema))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) users.Store {
+		s, _, _ := openSchema(t)
+		return s
+	})
+}
