@@ -243,3 +243,12 @@ func TestMetadataNumbers(t *testing.T) {
 		require.Equal(t, want, n, "user %d: metadata.f = %v (%b)", i, f, math.Float64bits(f))
 	}
 }
+
+// ids returns the IDs of a page of users, in order.
+func ids(page []*users.User) []string {
+	out := make([]string, len(page))
+	for i, u := range page {
+		out[i] = u.ID
+	}
+	return out
+}

@@ -25,3 +25,19 @@ func ExampleRun() {
 	}
 	_ = TestConformance // run by go test, which supplies the *testing.T
 }
+
+// A Store implementation's test also calls Differential with an empty store, which it fills
+// with a random population and holds to the memory store, query by query. Sqlite's, in
+// sqlite/differential_test.go, is much like this (openFile opens a new database in t.TempDir()):
+//
+//	func TestDifferential(t *testing.T) {
+//		s, _ := openFile(t, nil)
+//		storetest.Differential(t, s, nil)
+//	}
+func ExampleDifferential() {
+	TestDifferential := func(t *testing.T) {
+		s := memory.New() // the store under test: here the reference itself
+		storetest.Differential(t, s, &storetest.DifferentialOptions{Queries: 2000})
+	}
+	_ = TestDifferential // run by go test, which supplies the *testing.T
+}
