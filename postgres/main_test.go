@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,7 +14,12 @@ import (
 	"github.com/gousers/users/storetest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childRoleEnv); role != "" {
+		runChild(role) // a child process of a crash test: it never returns
+	}
+	pgtest.Main(m)
+}
 
 // testOptions are the options of the tests' stores: small pools, since many stores are open at
 // once on one test server.
