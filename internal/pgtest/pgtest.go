@@ -28,6 +28,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -136,6 +138,46 @@ func Schema(t testing.TB) (dsn, schema string) {
 		}
 	})
 	return dsn, schema
+}
+
+// Database returns the URL (postgres://…) of a new, empty database on the package's server,
+// for the test alone: for a program that takes a URL and keeps its tables in a fixed schema.
+// The database is dropped when the test ends, connections and all.
+func Database(t testing.TB) string {
+	t.Helper()
+	dsn := DSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "test_" + hex.EncodeToString(b[:])
+	if err := Exec(dsn, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := Exec(dsn, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	u := &url.URL{Scheme: "postgres", Path: "/" + name}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	q := url.Values{"sslmode": {"disable"}}
+	if strings.HasPrefix(cfg.Host, "/") {
+		q.Set("host", cfg.Host)
+		q.Set("port", strconv.Itoa(int(cfg.Port)))
+	} else {
+		u.Host = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Exec runs one statement (or several, without arguments) on its own connection to the server

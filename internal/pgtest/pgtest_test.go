@@ -28,3 +28,16 @@ func TestSchema(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'").Scan(&ext))
 	assert.Equal(t, 1, ext, "the harness creates pg_trgm")
 }
+
+// TestDatabase connects to a new database by the URL that Database returns.
+func TestDatabase(t *testing.T) {
+	url := pgtest.Database(t)
+	require.Contains(t, url, "postgres://")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var name string
+	require.NoError(t, conn.QueryRow(ctx, "SELECT current_database()").Scan(&name))
+	assert.Contains(t, url, "/"+name+"?")
+}
