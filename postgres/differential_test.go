@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/gousers/users/postgres"
 	"github.com/gousers/users/storetest"
 )
 
@@ -22,4 +23,10 @@ func TestDifferential(t *testing.T) {
 			storetest.Differential(t, s, &storetest.DifferentialOptions{Seed: seed, Queries: queries})
 		})
 	}
+	// Every pattern taken for a common one: ListUsers walks the index of its order.
+	t.Run("PatternsWalk", func(t *testing.T) {
+		s, _, _ := openSchema(t)
+		defer postgres.SetCommonThreshold(0)()
+		storetest.Differential(t, s, &storetest.DifferentialOptions{Seed: 5, Queries: queries})
+	})
 }

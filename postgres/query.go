@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,8 +24,12 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	if err != nil {
 		return nil, err
 	}
+	common, err := s.commonPattern(ctx, q.Pattern)
+	if err != nil {
+		return nil, err
+	}
 	b := s.newQueryBuilder("SELECT " + userColumns + " FROM " + s.db.quoted + ".users")
-	b.where(&q)
+	b.where(&q, common)
 	b.orderBy(q.Sort)
 	b.WriteString(" LIMIT ")
 	b.arg(q.Limit)
@@ -56,6 +62,35 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	return page, nil
 }
 
+// commonThreshold holds the number of users a pattern matches from which ListUsers walks the
+// index of its order, testing each row, rather than reading every match from the trigram
+// indexes and sorting them: at a million users, the walk finds a page of 30 within some
+// thousands of rows, while reading and sorting ten thousand matches costs several times that.
+var commonThreshold atomic.Int64
+
+func init() { commonThreshold.Store(1000) }
+
+// commonPattern reports whether the pattern p (folded, possibly "") matches at least
+// commonThreshold users. PostgreSQL's estimate of how many rows a trigram search matches does
+// not tell a common name from a rare fragment, so the store asks: the probe stops at the
+// threshold.
+func (s *Store) commonPattern(ctx context.Context, p string) (bool, error) {
+	if p == "" || utf8.RuneCountInString(p) < 3 { // no trigram: the indexes cannot help
+		return false, nil
+	}
+	b := s.newQueryBuilder("SELECT count(*) FROM (SELECT 1 FROM " + s.db.quoted + ".users WHERE ")
+	b.pattern(p, false)
+	threshold := int(commonThreshold.Load())
+	b.WriteString(" LIMIT ")
+	b.arg(threshold)
+	b.WriteString(") matches")
+	var n int
+	err := s.read(ctx, func(qr querier) error {
+		return qr.QueryRow(ctx, b.String(), append([]any{pgx.QueryExecModeExec}, b.args...)...).Scan(&n)
+	})
+	return n >= threshold, err
+}
+
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
 // limit and offset. It returns ErrInvalid for a query that Query.Normalize rejects.
 //
@@ -73,7 +108,7 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 		return s.countFromTable(ctx, kind, value)
 	}
 	b := s.newQueryBuilder("SELECT count(*) FROM " + s.db.quoted + ".users")
-	b.where(&q)
+	b.where(&q, false)
 	var n int
 	err = s.read(ctx, func(qr querier) error {
 		return qr.QueryRow(ctx, b.String(), append([]any{pgx.QueryExecModeExec}, b.args...)...).Scan(&n)
@@ -116,14 +151,15 @@ var columns = map[string]string{
 	"created": "created", "updated": "updated",
 }
 
-// where writes the WHERE clause of q's conditions and pattern, if it has any.
-func (b *queryBuilder) where(q *users.Query) {
+// where writes the WHERE clause of q's conditions and pattern, if it has any; scanPattern as
+// for pattern.
+func (b *queryBuilder) where(q *users.Query, scanPattern bool) {
 	if len(q.Conditions) == 0 && q.Pattern == "" {
 		return
 	}
 	b.WriteString(" WHERE ")
 	if q.Pattern != "" {
-		b.pattern(q.Pattern)
+		b.pattern(q.Pattern, scanPattern)
 		if len(q.Conditions) == 0 {
 			return
 		}
@@ -144,13 +180,23 @@ func (b *queryBuilder) where(q *users.Query) {
 }
 
 // pattern writes the test that the folded username, e-mail or name contains p, as LIKE
-// conditions that the trigram indexes answer.
-func (b *queryBuilder) pattern(p string) {
+// conditions that the trigram indexes answer; the e-mail is searched only where it differs
+// from the username (see the index users_other_email_trgm). When scan is set, the conditions
+// are written so that no index can answer them, and the query walks the index of its order
+// instead, testing each row (see ListUsers).
+func (b *queryBuilder) pattern(p string, scan bool) {
 	like := "%" + escapeLike(p) + "%"
-	b.WriteString("(username_folded LIKE ")
+	col := func(c string) string {
+		if scan {
+			return "(" + c + " || '')"
+		}
+		return c
+	}
+	b.WriteString("(" + col("username_folded") + " LIKE ")
 	b.typedArg(like, "text")
 	n := "$" + strconv.Itoa(len(b.args)) + "::text"
-	b.WriteString(" OR email_folded LIKE " + n + " OR name_folded LIKE " + n + ")")
+	b.WriteString(" OR (email_folded <> username_folded AND " + col("email_folded") + " LIKE " + n +
+		") OR " + col("name_folded") + " LIKE " + n + ")")
 }
 
 // escapeLike escapes the characters LIKE gives a meaning to, so that s matches itself.

@@ -107,6 +107,10 @@ BEGIN
 		EXECUTE format('CREATE INDEX users_username_trgm ON users USING gin (username_folded %I.gin_trgm_ops)', ext_schema);
 		EXECUTE format('CREATE INDEX users_email_trgm ON users USING gin (email_folded %I.gin_trgm_ops)', ext_schema);
 		EXECUTE format('CREATE INDEX users_name_trgm ON users USING gin (name_folded %I.gin_trgm_ops)', ext_schema);
+		-- The substring pattern looks in the e-mail only where it differs from the username (a
+		-- substring of one is then a substring of the other): this index holds only those
+		-- rows, so that a pattern reads the trigrams of most addresses once, not twice.
+		EXECUTE format('CREATE INDEX users_other_email_trgm ON users USING gin (email_folded %I.gin_trgm_ops) WHERE email_folded <> username_folded', ext_schema);
 	END IF;
 END
 $$;
