@@ -39,9 +39,7 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	}
 	var page []*users.User
 	err = s.read(ctx, func(qr querier) error {
-		// The unnamed statement of each query is planned for its values, so that the planner
-		// sees the pattern and the filter values, as a generic plan would not.
-		rows, err := qr.Query(ctx, b.String(), append([]any{pgx.QueryExecModeExec}, b.args...)...)
+		rows, err := qr.Query(ctx, b.String(), append([]any{execMode(&q)}, b.args...)...)
 		if err != nil {
 			return err
 		}
@@ -111,9 +109,25 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 	b.where(&q, false)
 	var n int
 	err = s.read(ctx, func(qr querier) error {
-		return qr.QueryRow(ctx, b.String(), append([]any{pgx.QueryExecModeExec}, b.args...)...).Scan(&n)
+		return qr.QueryRow(ctx, b.String(), append([]any{execMode(&q)}, b.args...)...).Scan(&n)
 	})
 	return n, err
+}
+
+// execMode returns how pgx runs the statement of q: prepared, and kept for the next query of
+// the same shape, unless q has a pattern or a like condition. Those run as an unnamed
+// statement, planned for their values: a plan kept for any pattern could not tell how many
+// rows the trigram indexes would give.
+func execMode(q *users.Query) pgx.QueryExecMode {
+	if q.Pattern != "" {
+		return pgx.QueryExecModeExec
+	}
+	for _, c := range q.Conditions {
+		if c.Op == users.OpLike {
+			return pgx.QueryExecModeExec
+		}
+	}
+	return pgx.QueryExecModeCacheStatement
 }
 
 // queryBuilder writes the SQL of a normalized users.Query and collects its arguments.
