@@ -1,9 +1,9 @@
 package postgres
 
-// SetCommonThreshold sets the number of matches from which ListUsers walks the index of its
-// order instead of reading a pattern's matches from the trigram indexes, and returns a function
-// that restores it. Tests set 0 to check the walk on a small population.
-func SetCommonThreshold(n int) (restore func()) {
-	old := commonThreshold.Swap(int64(n))
-	return func() { commonThreshold.Store(old) }
+// SetHeadRows sets how many users, in a query's order, ListUsers looks for a pattern's page in
+// before it asks the trigram indexes, and returns a function that restores it. Tests set a
+// small number to check both ways on a small population.
+func SetHeadRows(n int) (restore func()) {
+	old := headRows.Swap(int64(n))
+	return func() { headRows.Store(old) }
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,12 +23,31 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	if err != nil {
 		return nil, err
 	}
-	common, err := s.commonPattern(ctx, q.Pattern)
-	if err != nil {
-		return nil, err
+	if q.Pattern != "" && indexedOrder(q.Sort) && q.Offset+q.Limit <= maxHeadPage {
+		// A pattern's page is looked for first among the first headRows users in q's order,
+		// a walk of the order's index: it has all of it when the pattern is common, which
+		// reading every match from the trigram indexes and sorting them would not beat.
+		b := s.newQueryBuilder("SELECT " + userColumns + " FROM (SELECT * FROM " + s.db.quoted + ".users")
+		b.orderBy(q.Sort)
+		b.WriteString(" LIMIT ")
+		b.arg(int(headRows.Load()))
+		b.WriteString(") head")
+		b.where(&q)
+		b.page(&q)
+		page, err := s.list(ctx, b, &q)
+		if err != nil || len(page) == q.Limit {
+			// The first users of the head that match are the first that match at all.
+			return page, err
+		}
 	}
 	b := s.newQueryBuilder("SELECT " + userColumns + " FROM " + s.db.quoted + ".users")
-	b.where(&q, common)
+	b.where(&q)
+	b.page(&q)
+	return s.list(ctx, b, &q)
+}
+
+// page writes the ORDER BY, LIMIT and OFFSET clauses of q.
+func (b *queryBuilder) page(q *users.Query) {
 	b.orderBy(q.Sort)
 	b.WriteString(" LIMIT ")
 	b.arg(q.Limit)
@@ -37,9 +55,13 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 		b.WriteString(" OFFSET ")
 		b.arg(q.Offset)
 	}
+}
+
+// list runs the query of b, which selects userColumns, and returns its users.
+func (s *Store) list(ctx context.Context, b *queryBuilder, q *users.Query) ([]*users.User, error) {
 	var page []*users.User
-	err = s.read(ctx, func(qr querier) error {
-		rows, err := qr.Query(ctx, b.String(), append([]any{execMode(&q)}, b.args...)...)
+	err := s.read(ctx, func(qr querier) error {
+		rows, err := qr.Query(ctx, b.String(), append([]any{execMode(q)}, b.args...)...)
 		if err != nil {
 			return err
 		}
@@ -60,33 +82,24 @@ func (s *Store) ListUsers(ctx context.Context, q users.Query) ([]*users.User, er
 	return page, nil
 }
 
-// commonThreshold holds the number of users a pattern matches from which ListUsers walks the
-// index of its order, testing each row, rather than reading every match from the trigram
-// indexes and sorting them: at a million users, the walk finds a page of 30 within some
-// thousands of rows, while reading and sorting ten thousand matches costs several times that.
-var commonThreshold atomic.Int64
+// headRows holds how many users, in a query's order, ListUsers looks for a pattern's page in
+// before it asks the trigram indexes (see ListUsers). At a million users a walk of 5,000 rows
+// costs a few milliseconds, and holds a page of 30 of any pattern that 1 user in 150 matches.
+var headRows atomic.Int64
 
-func init() { commonThreshold.Store(1000) }
+func init() { headRows.Store(5000) }
 
-// commonPattern reports whether the pattern p (folded, possibly "") matches at least
-// commonThreshold users. PostgreSQL's estimate of how many rows a trigram search matches does
-// not tell a common name from a rare fragment, so the store asks: the probe stops at the
-// threshold.
-func (s *Store) commonPattern(ctx context.Context, p string) (bool, error) {
-	if p == "" || utf8.RuneCountInString(p) < 3 { // no trigram: the indexes cannot help
-		return false, nil
+// maxHeadPage is the largest Offset+Limit for which ListUsers looks in the head first.
+const maxHeadPage = 100
+
+// indexedOrder reports whether an index gives the rows in the order of the first sort key, so
+// that the head of the order is read without sorting the table.
+func indexedOrder(sorts []users.Sort) bool {
+	switch sorts[0].Field {
+	case "id", "username", "email", "name", "created", "updated":
+		return true
 	}
-	b := s.newQueryBuilder("SELECT count(*) FROM (SELECT 1 FROM " + s.db.quoted + ".users WHERE ")
-	b.pattern(p, false)
-	threshold := int(commonThreshold.Load())
-	b.WriteString(" LIMIT ")
-	b.arg(threshold)
-	b.WriteString(") matches")
-	var n int
-	err := s.read(ctx, func(qr querier) error {
-		return qr.QueryRow(ctx, b.String(), append([]any{pgx.QueryExecModeExec}, b.args...)...).Scan(&n)
-	})
-	return n >= threshold, err
+	return false
 }
 
 // CountUsers returns how many users q's conditions and pattern select, ignoring its sort,
@@ -106,7 +119,7 @@ func (s *Store) CountUsers(ctx context.Context, q users.Query) (int, error) {
 		return s.countFromTable(ctx, kind, value)
 	}
 	b := s.newQueryBuilder("SELECT count(*) FROM " + s.db.quoted + ".users")
-	b.where(&q, false)
+	b.where(&q)
 	var n int
 	err = s.read(ctx, func(qr querier) error {
 		return qr.QueryRow(ctx, b.String(), append([]any{execMode(&q)}, b.args...)...).Scan(&n)
@@ -165,15 +178,14 @@ var columns = map[string]string{
 	"created": "created", "updated": "updated",
 }
 
-// where writes the WHERE clause of q's conditions and pattern, if it has any; scanPattern as
-// for pattern.
-func (b *queryBuilder) where(q *users.Query, scanPattern bool) {
+// where writes the WHERE clause of q's conditions and pattern, if it has any.
+func (b *queryBuilder) where(q *users.Query) {
 	if len(q.Conditions) == 0 && q.Pattern == "" {
 		return
 	}
 	b.WriteString(" WHERE ")
 	if q.Pattern != "" {
-		b.pattern(q.Pattern, scanPattern)
+		b.pattern(q.Pattern)
 		if len(q.Conditions) == 0 {
 			return
 		}
@@ -195,22 +207,12 @@ func (b *queryBuilder) where(q *users.Query, scanPattern bool) {
 
 // pattern writes the test that the folded username, e-mail or name contains p, as LIKE
 // conditions that the trigram indexes answer; the e-mail is searched only where it differs
-// from the username (see the index users_other_email_trgm). When scan is set, the conditions
-// are written so that no index can answer them, and the query walks the index of its order
-// instead, testing each row (see ListUsers).
-func (b *queryBuilder) pattern(p string, scan bool) {
-	like := "%" + escapeLike(p) + "%"
-	col := func(c string) string {
-		if scan {
-			return "(" + c + " || '')"
-		}
-		return c
-	}
-	b.WriteString("(" + col("username_folded") + " LIKE ")
-	b.typedArg(like, "text")
+// from the username (see the index users_other_email_trgm).
+func (b *queryBuilder) pattern(p string) {
+	b.WriteString("(username_folded LIKE ")
+	b.typedArg("%"+escapeLike(p)+"%", "text")
 	n := "$" + strconv.Itoa(len(b.args)) + "::text"
-	b.WriteString(" OR (email_folded <> username_folded AND " + col("email_folded") + " LIKE " + n +
-		") OR " + col("name_folded") + " LIKE " + n + ")")
+	b.WriteString(" OR (email_folded <> username_folded AND email_folded LIKE " + n + ") OR name_folded LIKE " + n + ")")
 }
 
 // escapeLike escapes the characters LIKE gives a meaning to, so that s matches itself.
