@@ -430,9 +430,6 @@ func dbError(ctx context.Context, err error) error {
 	if errors.Is(err, pgx.ErrTxClosed) {
 		return ErrTxDone
 	}
-	if strings.HasPrefix(err.Error(), "postgres: ") {
-		return err
-	}
 	return fmt.Errorf("postgres: %w", err)
 }
 

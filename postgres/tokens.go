@@ -54,7 +54,7 @@ func scanToken(r pgx.Row) (*users.Token, error) {
 		return nil, err
 	}
 	if len(c.digest) != len(t.Digest) {
-		return nil, fmt.Errorf("postgres: a stored digest is %d bytes, not %d", len(c.digest), len(t.Digest))
+		return nil, fmt.Errorf("a stored digest is %d bytes, not %d", len(c.digest), len(t.Digest))
 	}
 	copy(t.Digest[:], c.digest)
 	t.Kind = users.TokenKind(c.kind)

@@ -35,12 +35,12 @@ func scanUser(r pgx.Row) (*users.User, error) {
 	u.Created, u.Updated = c.created.UTC(), c.updated.UTC()
 	if c.metadata != nil {
 		if err := json.Unmarshal(c.metadata, &u.Metadata); err != nil {
-			return nil, fmt.Errorf("postgres: metadata of user %s: %w", u.ID, err)
+			return nil, fmt.Errorf("metadata of user %s: %w", u.ID, err)
 		}
 	}
 	if c.perms != nil {
 		if err := json.Unmarshal(c.perms, &u.Permissions); err != nil {
-			return nil, fmt.Errorf("postgres: permissions of user %s: %w", u.ID, err)
+			return nil, fmt.Errorf("permissions of user %s: %w", u.ID, err)
 		}
 	}
 	return u, nil
