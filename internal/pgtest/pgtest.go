@@ -20,6 +20,8 @@
 //
 // When there is neither a server nor the binaries, the tests that need one skip, saying how to
 // run them; with USERS_REQUIRE_POSTGRES=1 they fail instead.
+//
+// DSN, Schema, Database and Exec are safe for concurrent use by parallel tests.
 package pgtest
 
 import (
