@@ -60,8 +60,11 @@ type Store interface {
 	// DeleteUserTokens removes the user's tokens of the given kinds (every kind when none is
 	// given) and returns how many it removed: 0, and no error, for an unknown user.
 	DeleteUserTokens(ctx context.Context, userID string, kinds ...TokenKind) (int, error)
-	// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <=
+	// 0) and returns how many it removed; which of the expired tokens go first is the store's
+	// choice. Each call is one short transaction, so that a sweeper may call it in a loop, until
+	// it returns less than limit, without holding the write lock for long.
+	DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
 	// ListTokens returns the user's tokens of the kind, expired ones included, oldest first
 	// (by Created, then ID, then Digest). It returns an empty list, and no error, for an
 	// unknown user.
@@ -94,13 +97,44 @@ type Store interface {
 	// now) and its NextAttempt is not after now. Returns ErrNotFound when none is. Of
 	// concurrent claimants, only one gets a given ticket.
 	ClaimTicket(ctx context.Context, owner string, now, until time.Time) (*Ticket, error)
+	// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is
+	// final (TicketCompleted, TicketFailed or TicketCancelled) and whose Updated is before
+	// before, and returns how many it removed; which of them go first is the store's choice.
+	// Tickets in progress are never removed. Each call is one short transaction, as in
+	// DeleteExpiredTokens.
+	DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Atomic runs fn in one transaction: fn's calls on tx see each other's writes, and either
 	// all of them take effect or, when fn returns an error, none does and Atomic returns that
 	// error; when fn panics, none does and the panic goes on. Calling Atomic on tx runs the
 	// inner fn in the same transaction, as a savepoint: when the inner fn fails, its writes
 	// are undone and the outer fn may go on. tx must not be used after fn returns.
+	//
+	// A store may run fn more than once when its transaction fails to serialize with a
+	// concurrent one (as the PostgreSQL store does on serialization failures and deadlocks):
+	// fn must have no effect outside tx but setting its own results, and must set them afresh
+	// on each run. The memory and SQLite stores never retry.
 	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
+}
+
+// ThrottleStore is an optional capability of a Store: keeping the failure counts of the
+// sign-in throttle, so that every Service sharing the store (several processes on one
+// database) counts the same failures. A Service whose Store implements it keeps no counts of
+// its own. Keys are opaque digests that the Service derives; a store keeps them as it keeps
+// token digests. Each method is atomic on its own and safe for concurrent use.
+type ThrottleStore interface {
+	// AddFailure counts one more failure of key at now and returns the key's count, this one
+	// included. Of n concurrent calls for a key with no failures, each returns a different
+	// count from 1 to n.
+	AddFailure(ctx context.Context, key Digest, now time.Time) (int, error)
+	// Failures returns key's count and the time of its latest failure (canonical, see
+	// CanonicalTime): 0 and the zero time for a key without failures.
+	Failures(ctx context.Context, key Digest) (n int, last time.Time, err error)
+	// ResetFailures forgets key's failures; forgetting a key without failures is not an error.
+	ResetFailures(ctx context.Context, key Digest) error
+	// DeleteFailures removes at most limit keys (every one when limit <= 0) whose latest
+	// failure is before before, and returns how many it removed.
+	DeleteFailures(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Digest is the SHA-256 digest of a token: the only form in which a token is stored.
@@ -129,6 +163,9 @@ type Token struct {
 	Name     string    // an API key's name, given by its owner
 	Prefix   string    // the first characters of an API key, shown so that its owner can tell keys apart
 	LastUsed time.Time // when an API key last authenticated a request, to the minute; zero if never
+	// CreatedBy is, for an API key, the ID of the user who created it when that is not its
+	// owner (an administrator minting a key for someone); "" otherwise.
+	CreatedBy string
 }
 
 // Expired reports whether the token has expired at now.
@@ -166,6 +203,7 @@ type Ticket struct {
 	Attempts    int       `json:"-"` // failed attempts at the current step
 	NextAttempt time.Time `json:"-"` // not to be run before this time
 	PriorStatus Status    `json:"-"` // the user's status before deletion began; restored on cancel
+	OrgID       string    `json:"-"` // the user's organization when deletion began, for the policy once the user is gone
 	Owner       string    `json:"-"` // the worker holding the lease
 	LeaseUntil  time.Time `json:"-"`
 	Version     int64     `json:"-"`

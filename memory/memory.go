@@ -414,9 +414,11 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 	return n, nil
 }
 
-// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-// It scans every token.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
+// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0)
+// and returns how many it removed. It scans the tokens in no particular order and stops at the
+// limit, so which expired tokens it removes first is left to chance; a call that finds fewer
+// than limit has scanned every token.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
@@ -424,6 +426,9 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 	defer s.unlock()
 	n := 0
 	for d, t := range s.db.tokens {
+		if limit > 0 && n == limit {
+			break
+		}
 		if t.Expired(now) {
 			s.setToken(d, nil)
 			n++
@@ -643,6 +648,35 @@ func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.T
 	return c.Clone(), nil
 }
 
+// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is
+// completed, failed or cancelled and whose Updated is before before, and returns how many it
+// removed. Tickets in progress are never removed. It scans the tickets in no particular order
+// and stops at the limit, so which of them it removes first is left to chance.
+func (s *Store) DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	before = users.CanonicalTime(before)
+	s.lock()
+	defer s.unlock()
+	n := 0
+	for id, t := range s.db.tickets {
+		if limit > 0 && n == limit {
+			break
+		}
+		if finalTicket(t.Status) && t.Updated.Before(before) {
+			s.setTicket(id, nil)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// finalTicket reports whether a ticket of this status is finished, and so may be removed.
+func finalTicket(s users.TicketStatus) bool {
+	return s == users.TicketCompleted || s == users.TicketFailed || s == users.TicketCancelled
+}
+
 // olderTicket orders tickets oldest first: by Created, then ID.
 func olderTicket(a, b *users.Ticket) int {
 	if r := a.Created.Compare(b.Created); r != 0 {
@@ -674,7 +708,8 @@ func storedTicket(t *users.Ticket) *users.Ticket {
 // and must not be used after fn returns: its methods then return ErrTxDone.
 //
 // fn must use tx, never the outer Store: a call on the outer Store from inside fn waits for
-// the lock Atomic holds, and so deadlocks.
+// the lock Atomic holds, and so deadlocks. Atomic runs fn once: holding the lock, it never has
+// to retry.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx users.Store) error) error {
 	if err := s.check(ctx); err != nil {
 		return err

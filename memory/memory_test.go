@@ -182,7 +182,7 @@ func changeEverything(t *testing.T, ctx context.Context, tx users.Store) {
 
 	require.NoError(t, tx.DeleteUser(ctx, "c"))
 	require.NoError(t, tx.DeleteImage(ctx, "b"))
-	_, err = tx.DeleteExpiredTokens(ctx, t0.Add(2*time.Hour))
+	_, err = tx.DeleteExpiredTokens(ctx, t0.Add(2*time.Hour), 0)
 	require.NoError(t, err)
 }
 
@@ -341,7 +341,7 @@ func TestContextDone(t *testing.T) {
 		},
 		"DeleteToken":         func(s users.Store) error { return s.DeleteToken(ctx, digest("a-session")) },
 		"DeleteUserTokens":    func(s users.Store) error { _, err := s.DeleteUserTokens(ctx, "a"); return err },
-		"DeleteExpiredTokens": func(s users.Store) error { _, err := s.DeleteExpiredTokens(ctx, t0.Add(time.Hour)); return err },
+		"DeleteExpiredTokens": func(s users.Store) error { _, err := s.DeleteExpiredTokens(ctx, t0.Add(time.Hour), 0); return err },
 		"ListTokens":          func(s users.Store) error { _, err := s.ListTokens(ctx, "a", users.TokenSession); return err },
 		"TouchToken":          func(s users.Store) error { return s.TouchToken(ctx, digest("a-key"), t0.Add(time.Minute)) },
 		"PutImage":            func(s users.Store) error { return s.PutImage(ctx, newImage("a", "new")) },
@@ -352,6 +352,7 @@ func TestContextDone(t *testing.T) {
 		"ListTickets":         func(s users.Store) error { _, err := s.ListTickets(ctx, "c"); return err },
 		"UpdateTicket":        func(s users.Store) error { return s.UpdateTicket(ctx, &users.Ticket{ID: "t1", Version: 1}) },
 		"ClaimTicket":         func(s users.Store) error { _, err := s.ClaimTicket(ctx, "w", t0, t0.Add(time.Minute)); return err },
+		"DeleteTickets":       func(s users.Store) error { _, err := s.DeleteTickets(ctx, t0.Add(time.Hour), 0); return err },
 		"Atomic": func(s users.Store) error {
 			return s.Atomic(ctx, func(context.Context, users.Store) error { panic("fn must not run") })
 		},

@@ -118,12 +118,14 @@ func TestKeptCounts(t *testing.T) {
 	checkCounts(t, s, want)
 
 	// A database from before the counts were kept: reopening it migrates it, and the counts
-	// are computed from the users it holds. Migrations 0003 and 0004 are undone first (0004
+	// are computed from the users it holds. Migrations 0003 to 0005 are undone first (0004
 	// replaces its triggers itself), so that they apply again after 0002.
 	require.NoError(t, s.Close())
 	db, err := sql.Open("sqlite", "file:"+path)
 	require.NoError(t, err)
 	for _, stmt := range []string{
+		"DROP TABLE throttle_failures", "DROP INDEX tickets_done",
+		"ALTER TABLE tickets DROP COLUMN org_id", "ALTER TABLE tokens DROP COLUMN created_by",
 		"DROP TABLE user_images",
 		"DROP INDEX tokens_user_kind", "CREATE INDEX tokens_user ON tokens (user_id, kind)",
 		"ALTER TABLE tokens DROP COLUMN id", "ALTER TABLE tokens DROP COLUMN name",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -132,4 +133,45 @@ func TestListTokensPlan(t *testing.T) {
 	require.Len(t, plan, 1, "%q", plan)
 	assert.Contains(t, plan[0], "USING INDEX tokens_user_kind (user_id=? AND kind=?)")
 	assert.NotContains(t, plan[0], "TEMP B-TREE")
+}
+
+// TestSweepPlans checks that the statements a sweeper calls in a loop find their rows through
+// an index, in its order: no table scan and no sort, however many rows there are.
+func TestSweepPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "users.db"), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	for _, tc := range []struct {
+		name, query, index string
+	}{
+		{"DeleteExpiredTokens", deleteExpired, "tokens_expires"},
+		{"DeleteTickets", deleteTickets, "tickets_done"},
+		{"DeleteFailures", deleteFailures, "throttle_failures_last"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := queryPlan(t, s, tc.query, int64(1), int64(100))
+			joined := strings.Join(plan, "\n")
+			assert.Contains(t, joined, "INDEX "+tc.index+" ", "%q", plan)
+			assert.NotContains(t, joined, "SCAN ", "%q", plan)
+			assert.NotContains(t, joined, "TEMP B-TREE", "%q", plan)
+		})
+	}
+}
+
+// queryPlan returns the details of the query's plan, a row per step.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.db.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	return plan
 }

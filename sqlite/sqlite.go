@@ -13,6 +13,9 @@
 // through a pool of read-only connections and never wait for writers. Several processes may
 // share one file: they take turns at the write lock, waiting up to Options.BusyTimeout.
 //
+// A Store also implements users.ThrottleStore: the sign-in throttle's failure counts are kept
+// in the database, so that every process sharing the file counts the same failures.
+//
 // # Queries
 //
 // Every users.Query is translated to one SQL statement that answers exactly as the memory
@@ -331,7 +334,8 @@ func (s *Store) writeWith(ctx context.Context, fn func(ctx context.Context, q co
 // undone. tx is for fn's goroutine only and must not be used after fn returns; its methods
 // then return ErrTxDone. fn may read through the outer Store (it sees the committed state),
 // but a write through the outer Store from inside fn waits for the transaction, and so
-// deadlocks.
+// deadlocks. Atomic runs fn once: BEGIN IMMEDIATE takes the write lock first, so the
+// transaction never fails to serialize and is never retried.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx users.Store) error) (err error) {
 	if err := s.check(ctx); err != nil {
 		return err

@@ -25,10 +25,10 @@ func optionalTime(t time.Time) any {
 // (Field "token") when a token with the same digest exists, expired or not.
 func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 	return s.write(ctx, func(ctx context.Context, q conn) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO tokens (digest, kind, user_id, created, expires, id, name, prefix, last_used)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := q.ExecContext(ctx, `INSERT INTO tokens (digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Digest[:], string(t.Kind), t.UserID, micros(t.Created), optionalTime(t.Expires),
-			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed))
+			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed), t.CreatedBy)
 		switch {
 		case constraint(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return users.NotFoundError("user")
@@ -40,7 +40,7 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 }
 
 // tokenColumns are the columns scanToken reads, in its order.
-const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used"
+const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by"
 
 func scanToken(r scanner) (*users.Token, error) {
 	t := new(users.Token)
@@ -51,7 +51,7 @@ func scanToken(r scanner) (*users.Token, error) {
 		expires, lastUsed sql.NullInt64
 	}
 	if err := r.Scan(digestDest{&t.Digest}, &c.kind, &t.UserID, &c.created, &c.expires,
-		&t.ID, &t.Name, &t.Prefix, &c.lastUsed); err != nil {
+		&t.ID, &t.Name, &t.Prefix, &c.lastUsed, &t.CreatedBy); err != nil {
 		return nil, err
 	}
 	t.Kind = users.TokenKind(c.kind)
@@ -137,15 +137,30 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 			args = append(args, string(k))
 		}
 	}
-	return s.deleteTokens(ctx, query, args...)
+	return s.deleteRows(ctx, query, args...)
 }
 
-// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteTokens(ctx, "DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= ?", micros(now))
+// deleteExpired removes at most ?2 tokens expired at ?1 (every one for -1), those that expired
+// first, as the index tokens_expires gives them: no scan, no sort.
+const deleteExpired = `DELETE FROM tokens WHERE digest IN (SELECT digest FROM tokens
+	WHERE expires IS NOT NULL AND expires <= ?1 ORDER BY expires LIMIT ?2)`
+
+// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0),
+// those that expired first, and returns how many it removed. It is one statement.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.deleteRows(ctx, deleteExpired, micros(now), sqlLimit(limit))
 }
 
-func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {
+// sqlLimit returns limit as a LIMIT clause takes it: -1, no limit, for limit <= 0.
+func sqlLimit(limit int) int64 {
+	if limit <= 0 {
+		return -1
+	}
+	return int64(limit)
+}
+
+// deleteRows runs one DELETE statement as a write and returns how many rows it removed.
+func (s *Store) deleteRows(ctx context.Context, query string, args ...any) (n int, err error) {
 	err = s.write(ctx, func(ctx context.Context, q conn) error {
 		res, err := q.ExecContext(ctx, query, args...)
 		if err != nil {

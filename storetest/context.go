@@ -23,6 +23,13 @@ func testContextDone(t *testing.T, s users.Store) {
 	require.NoError(t, s.PutToken(t.Context(), newToken("reset", users.TokenReset, "u1", day(1))))
 	require.NoError(t, s.PutImage(t.Context(), pngImage("u1")))
 	createTicket(t, s, newTicket("k1", "u1", epoch))
+	done := finishedTicket("k3", users.TicketCompleted, epoch)
+	createTicket(t, s, done)
+	throttle, isThrottle := s.(users.ThrottleStore)
+	if isThrottle {
+		_, err := throttle.AddFailure(t.Context(), digest("throttled"), epoch)
+		require.NoError(t, err)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -46,7 +53,7 @@ func testContextDone(t *testing.T, s users.Store) {
 		}},
 		{"DeleteToken", func() error { return s.DeleteToken(ctx, key.Digest) }},
 		{"DeleteUserTokens", func() error { _, err := s.DeleteUserTokens(ctx, "u1"); return err }},
-		{"DeleteExpiredTokens", func() error { _, err := s.DeleteExpiredTokens(ctx, day(9)); return err }},
+		{"DeleteExpiredTokens", func() error { _, err := s.DeleteExpiredTokens(ctx, day(9), 0); return err }},
 		{"ListTokens", func() error { _, err := s.ListTokens(ctx, "u1", users.TokenAPIKey); return err }},
 		{"TouchToken", func() error { return s.TouchToken(ctx, key.Digest, day(1)) }},
 		{"PutImage", func() error { return s.PutImage(ctx, jpegImage("u2")) }},
@@ -57,9 +64,21 @@ func testContextDone(t *testing.T, s users.Store) {
 		{"ListTickets", func() error { _, err := s.ListTickets(ctx, "u1"); return err }},
 		{"UpdateTicket", func() error { return s.UpdateTicket(ctx, storedTicket(newTicket("k1", "u1", epoch), 1)) }},
 		{"ClaimTicket", func() error { _, err := s.ClaimTicket(ctx, "worker", epoch, day(1)); return err }},
+		{"DeleteTickets", func() error { _, err := s.DeleteTickets(ctx, day(9), 0); return err }},
 		{"Atomic", func() error {
 			return s.Atomic(ctx, func(ctx context.Context, tx users.Store) error { return tx.DeleteUser(ctx, "u2") })
 		}},
+	}
+	if isThrottle {
+		calls = append(calls, []struct {
+			method string
+			call   func() error
+		}{
+			{"AddFailure", func() error { _, err := throttle.AddFailure(ctx, digest("throttled"), day(1)); return err }},
+			{"Failures", func() error { _, _, err := throttle.Failures(ctx, digest("throttled")); return err }},
+			{"ResetFailures", func() error { return throttle.ResetFailures(ctx, digest("throttled")) }},
+			{"DeleteFailures", func() error { _, err := throttle.DeleteFailures(ctx, day(9), 0); return err }},
+		}...)
 	}
 	for _, c := range calls {
 		t.Run(c.method, func(t *testing.T) {
@@ -80,6 +99,13 @@ func testContextDone(t *testing.T, s users.Store) {
 	assertImage(t, s, pngImage("u1"))
 	assertNoImage(t, s, "u2")
 	assertTicket(t, s, storedTicket(newTicket("k1", "u1", epoch), 1))
+	assertTicket(t, s, storedTicket(done, 1))
 	_, err = s.GetTicket(t.Context(), "k2")
 	assert.ErrorIs(t, err, users.ErrNotFound)
+	if isThrottle {
+		n, last, err := throttle.Failures(t.Context(), digest("throttled"))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "the failure count is unchanged")
+		assert.Equal(t, epoch, last, "the latest failure is unchanged")
+	}
 }

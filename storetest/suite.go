@@ -4,9 +4,11 @@
 //
 // Run checks behaviour only through the public Store interface: the contract written in the
 // doc comments of users.Store and users.Query, including every error path, copy semantics,
-// transactions (Atomic), done contexts and concurrent use. Each subtest gets a fresh store from
-// newStore; the read-only query cases share one store filled with a fixed population, and their
-// expected results are written out by hand.
+// transactions (Atomic), done contexts and concurrent use. Optional capabilities are checked
+// only on stores that have them, and skipped on the others: users.ThrottleStore, the sign-in
+// throttle's failure counts. Each subtest gets a fresh store from newStore; the read-only
+// query cases share one store filled with a fixed population, and their expected results are
+// written out by hand.
 //
 // The fixtures keep times in canonical form (see users.CanonicalTime), lists, metadata and
 // permissions as users.User.Normalize leaves them (nil when empty, JSON types in metadata), and
@@ -36,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) users.Store) {
 	t.Run("Tickets", func(t *testing.T) { runChecks(t, newStore, ticketChecks) })
 	t.Run("Atomic", func(t *testing.T) { runChecks(t, newStore, atomicChecks) })
 	t.Run("Context", func(t *testing.T) { runChecks(t, newStore, contextChecks) })
+	t.Run("Throttle", func(t *testing.T) { runThrottleChecks(t, newStore) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, newStore) })
 }
 

@@ -25,6 +25,9 @@ var ticketChecks = []check{
 	{"ClaimTicketNextAttempt", testClaimNextAttempt},
 	{"ClaimTicketOldestFirst", testClaimOldestFirst},
 	{"CopiesOfTickets", testTicketCopies},
+	{"TicketOrgID", testTicketOrgID},
+	{"DeleteTickets", testDeleteTickets},
+	{"DeleteTicketsLimit", testDeleteTicketsLimit},
 	{"ConcurrentClaimOneTicket", testConcurrentClaimOne},
 	{"ConcurrentClaimManyTickets", testConcurrentClaimMany},
 }
@@ -299,20 +302,24 @@ func testClaimOldestFirst(t *testing.T, s users.Store) {
 func testTicketCopies(t *testing.T, s users.Store) {
 	ctx := t.Context()
 	tk := newTicket("t1", "u1", day(1))
+	tk.OrgID = "org1"
 	want := storedTicket(tk, 1)
 
 	require.NoError(t, s.CreateTicket(ctx, tk))
 	tk.Steps[0] = "mutated"
+	tk.OrgID = "mutated"
 	tk.Steps = append(tk.Steps, "appended")
 	assertTicket(t, s, want)
 
 	got, err := s.GetTicket(ctx, "t1")
 	require.NoError(t, err)
 	got.Steps[0] = "mutated"
+	got.OrgID = "mutated"
 	list, err := s.ListTickets(ctx, "u1")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	list[0].Steps[1] = "mutated"
+	list[0].OrgID = "mutated"
 	assertTicket(t, s, want)
 
 	update := want.Clone()
@@ -320,6 +327,7 @@ func testTicketCopies(t *testing.T, s users.Store) {
 	want = storedTicket(update, 2)
 	require.NoError(t, s.UpdateTicket(ctx, update))
 	update.Steps[2] = "mutated"
+	update.OrgID = "mutated"
 	assertTicket(t, s, want)
 
 	claimed, err := s.ClaimTicket(ctx, "worker", day(2), day(3))
@@ -327,7 +335,161 @@ func testTicketCopies(t *testing.T, s users.Store) {
 	want = storedTicket(want, 3)
 	want.Owner, want.LeaseUntil = "worker", day(3)
 	claimed.Steps[0] = "mutated"
+	claimed.OrgID = "mutated"
 	assertTicket(t, s, want)
+}
+
+func testTicketOrgID(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	tk := newTicket("t1", "u1", day(1))
+	tk.OrgID = "org1"
+	createTicket(t, s, tk)
+	none := newTicket("t2", "u1", day(2))
+	createTicket(t, s, none)
+	assertTicket(t, s, storedTicket(tk, 1))
+	assertTicket(t, s, storedTicket(none, 1))
+	list, err := s.ListTickets(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, []*users.Ticket{storedTicket(tk, 1), storedTicket(none, 1)}, list, "ListTickets")
+
+	claimed, err := s.ClaimTicket(ctx, "worker", day(3), day(4))
+	require.NoError(t, err)
+	assert.Equal(t, "org1", claimed.OrgID, "ClaimTicket returns OrgID")
+
+	claimed.OrgID = "org2"
+	claimed.Status = users.TicketCompleted
+	require.NoError(t, s.UpdateTicket(ctx, claimed))
+	assertTicket(t, s, claimed)
+
+	claimed.OrgID = ""
+	require.NoError(t, s.UpdateTicket(ctx, claimed))
+	assertTicket(t, s, claimed)
+}
+
+// finishedTicket returns a ticket of the status, created at day 0 and last changed at updated.
+func finishedTicket(id string, status users.TicketStatus, updated time.Time) *users.Ticket {
+	tk := newTicket(id, "u-"+id, day(0))
+	tk.Status = status
+	tk.StepsDone = len(tk.Steps)
+	tk.Updated = updated
+	return tk
+}
+
+// storedTicketIDs returns which of ids GetTicket finds, in order.
+func storedTicketIDs(t *testing.T, s users.Store, ids ...string) []string {
+	t.Helper()
+	found := []string{}
+	for _, id := range ids {
+		_, err := s.GetTicket(t.Context(), id)
+		if err == nil {
+			found = append(found, id)
+		} else {
+			require.ErrorIs(t, err, users.ErrNotFound, "GetTicket(%s)", id)
+		}
+	}
+	return found
+}
+
+func testDeleteTickets(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	n, err := s.DeleteTickets(ctx, day(100), 0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an empty store")
+
+	// In progress: never removed, however old, leased or not.
+	old := newTicket("open-old", "u1", day(-30))
+	leased := newTicket("open-leased", "u2", day(-30))
+	leased.Owner, leased.LeaseUntil = "worker", day(-29)
+	for _, tk := range []*users.Ticket{
+		old, leased,
+		finishedTicket("completed-1", users.TicketCompleted, day(1)),
+		finishedTicket("failed-1", users.TicketFailed, day(1)),
+		finishedTicket("cancelled-1", users.TicketCancelled, day(1).Add(-time.Microsecond)),
+		finishedTicket("completed-2", users.TicketCompleted, day(2)),
+		finishedTicket("failed-3", users.TicketFailed, day(3)),
+	} {
+		createTicket(t, s, tk)
+	}
+	all := []string{"open-old", "open-leased", "completed-1", "failed-1", "cancelled-1", "completed-2", "failed-3"}
+
+	for _, tc := range []struct {
+		name   string
+		before time.Time
+		want   int
+		left   []string
+	}{
+		{"before every ticket", day(1).Add(-time.Microsecond), 0, all},
+		{"before: a microsecond after Updated", day(1), 1,
+			[]string{"open-old", "open-leased", "completed-1", "failed-1", "completed-2", "failed-3"}},
+		{"Updated equal to before stays", day(2), 2,
+			[]string{"open-old", "open-leased", "completed-2", "failed-3"}},
+		{"a nanosecond after Updated is the same microsecond", day(2).Add(time.Nanosecond), 0,
+			[]string{"open-old", "open-leased", "completed-2", "failed-3"}},
+		{"before in another zone", day(3).Add(time.Microsecond).In(time.FixedZone("UTC-5", -5*3600)), 2,
+			[]string{"open-old", "open-leased"}},
+		{"only tickets in progress are left", day(365), 0, []string{"open-old", "open-leased"}},
+	} {
+		n, err := s.DeleteTickets(ctx, tc.before, 0)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, n, tc.name)
+		assert.Equal(t, tc.left, storedTicketIDs(t, s, all...), tc.name)
+	}
+
+	// What DeleteTickets left is whole, and a worker can still claim it.
+	assertTicket(t, s, storedTicket(old, 1))
+	got, err := s.ClaimTicket(ctx, "worker", day(1), day(2))
+	require.NoError(t, err)
+	assert.Contains(t, []string{"open-old", "open-leased"}, got.ID)
+	list, err := s.ListTickets(ctx, "u-completed-1")
+	require.NoError(t, err)
+	assert.Empty(t, list, "a removed ticket is listed no more")
+	createTicket(t, s, finishedTicket("completed-1", users.TicketCompleted, day(1))) // its ID is free
+}
+
+func testDeleteTicketsLimit(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	// A ticket changed after before, and tickets in progress, all older than the rest.
+	recent := finishedTicket("recent", users.TicketCompleted, day(10))
+	createTicket(t, s, recent)
+	for i := range 3 {
+		createTicket(t, s, newTicket(fmt.Sprintf("open-%d", i), "u1", day(-10)))
+	}
+	keep := []string{"recent", "open-0", "open-1", "open-2"}
+
+	const finished = 5
+	statuses := []users.TicketStatus{users.TicketCompleted, users.TicketFailed, users.TicketCancelled}
+	for _, tc := range []struct {
+		name  string
+		limit int
+		want  []int // what each call returns, until one returns less than the limit
+	}{
+		{"a sweeper's loop", 2, []int{2, 2, 1}},
+		{"limit 1", 1, []int{1, 1, 1, 1, 1, 0}},
+		{"limit equal to the finished", finished, []int{5, 0}},
+		{"limit above the finished", 100, []int{5}},
+		{"no limit", 0, []int{5}},
+		{"a negative limit is no limit", -1, []int{5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []string
+			for i := range finished {
+				id := fmt.Sprintf("%s %d", tc.name, i)
+				ids = append(ids, id)
+				createTicket(t, s, finishedTicket(id, statuses[i%3], day(1).Add(time.Duration(i)*time.Hour)))
+			}
+			left := finished
+			for i, want := range tc.want {
+				n, err := s.DeleteTickets(ctx, day(5), tc.limit)
+				require.NoError(t, err, "call %d", i+1)
+				assert.Equal(t, want, n, "call %d", i+1)
+				left -= n
+				assert.Len(t, storedTicketIDs(t, s, ids...), left, "finished tickets left after call %d", i+1)
+				assert.Equal(t, keep, storedTicketIDs(t, s, keep...), "tickets kept after call %d", i+1)
+			}
+			assert.Zero(t, left, "every finished ticket changed before before is removed")
+		})
+	}
+	assertTicket(t, s, storedTicket(recent, 1))
 }
 
 func testConcurrentClaimOne(t *testing.T, s users.Store) {

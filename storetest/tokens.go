@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,8 +21,10 @@ var tokenChecks = []check{
 	{"DeleteToken", testDeleteToken},
 	{"DeleteUserTokens", testDeleteUserTokens},
 	{"DeleteExpiredTokens", testDeleteExpiredTokens},
+	{"DeleteExpiredTokensLimit", testDeleteExpiredTokensLimit},
 	{"ConcurrentConsume", testConcurrentConsume},
 	{"APIKeyFields", testAPIKeyFields},
+	{"APIKeyCreatedBy", testAPIKeyCreatedBy},
 	{"CopiesOfTokens", testTokenCopies},
 	{"ListTokensOldestFirst", testListTokensOrder},
 	{"ListTokensByKind", testListTokensByKind},
@@ -267,11 +270,11 @@ func testDeleteExpiredTokens(t *testing.T, s users.Store) {
 		require.NoError(t, s.PutToken(ctx, tok))
 	}
 
-	n, err := s.DeleteExpiredTokens(ctx, now)
+	n, err := s.DeleteExpiredTokens(ctx, now, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 
-	n, err = s.DeleteExpiredTokens(ctx, now)
+	n, err = s.DeleteExpiredTokens(ctx, now, 0)
 	require.NoError(t, err)
 	assert.Zero(t, n, "nothing left to remove")
 
@@ -285,6 +288,76 @@ func testDeleteExpiredTokens(t *testing.T, s users.Store) {
 			assert.ErrorIs(t, err, users.ErrNotFound, "token %q is removed, not only hidden", secret)
 		}
 	}
+}
+
+func testDeleteExpiredTokensLimit(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1", "u2")
+	now := day(2)
+	n, err := s.DeleteExpiredTokens(ctx, now, 3)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an empty store")
+
+	// Tokens that have not expired at now, and must survive every call.
+	live := []string{"expires later", "never expires", "api key"}
+	require.NoError(t, s.PutToken(ctx, newToken(live[0], users.TokenSession, "u1", now.Add(time.Microsecond))))
+	require.NoError(t, s.PutToken(ctx, newToken(live[1], users.TokenSession, "u2", time.Time{})))
+	require.NoError(t, s.PutToken(ctx, newAPIKey(live[2], "u1", "k1", "key", epoch)))
+	n, err = s.DeleteExpiredTokens(ctx, now, 3)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no token has expired")
+
+	const expired = 5
+	for _, tc := range []struct {
+		name  string
+		limit int
+		want  []int // what each call returns, until one returns less than the limit
+	}{
+		{"a sweeper's loop", 2, []int{2, 2, 1}},
+		{"limit 1", 1, []int{1, 1, 1, 1, 1, 0}},
+		{"limit equal to the expired", expired, []int{5, 0}},
+		{"limit above the expired", 100, []int{5}},
+		{"no limit", 0, []int{5}},
+		{"a negative limit is no limit", -1, []int{5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var secrets []string
+			for i := range expired {
+				secret := fmt.Sprintf("%s %d", tc.name, i)
+				secrets = append(secrets, secret)
+				kind := []users.TokenKind{users.TokenSession, users.TokenReset, users.TokenVerify}[i%3]
+				// Expired up to four hours before now, the last exactly at now.
+				expires := now.Add(-time.Duration(expired-1-i) * time.Hour)
+				require.NoError(t, s.PutToken(ctx, newToken(secret, kind, []string{"u1", "u2"}[i%2], expires)))
+			}
+			left := expired
+			for i, want := range tc.want {
+				n, err := s.DeleteExpiredTokens(ctx, now, tc.limit)
+				require.NoError(t, err, "call %d", i+1)
+				assert.Equal(t, want, n, "call %d", i+1)
+				left -= n
+				assert.Equal(t, left, countStored(t, s, secrets...), "expired tokens left after call %d", i+1)
+				assert.Equal(t, len(live), countStored(t, s, live...), "live tokens left after call %d", i+1)
+			}
+			assert.Zero(t, left, "every expired token is removed")
+		})
+	}
+}
+
+// countStored returns how many of the secrets' tokens are stored, found by GetToken before
+// any has expired.
+func countStored(t *testing.T, s users.Store, secrets ...string) int {
+	t.Helper()
+	n := 0
+	for _, secret := range secrets {
+		_, err := s.GetToken(t.Context(), digest(secret), epoch)
+		if err == nil {
+			n++
+		} else {
+			require.ErrorIs(t, err, users.ErrNotFound, "GetToken(%s)", secret)
+		}
+	}
+	return n
 }
 
 func testConcurrentConsume(t *testing.T, s users.Store) {
@@ -393,13 +466,54 @@ func testAPIKeyFields(t *testing.T, s users.Store) {
 	}
 }
 
+func testAPIKeyCreatedBy(t *testing.T, s users.Store) {
+	ctx := t.Context()
+	withUsers(t, s, "u1", "admin")
+	minted := newAPIKey("minted", "u1", "k1", "minted by an administrator", epoch)
+	minted.CreatedBy = "admin"
+	own := newAPIKey("own", "u1", "k2", "minted by its owner", day(1))
+	for _, tok := range []*users.Token{minted, own} {
+		require.NoError(t, s.PutToken(ctx, tok))
+	}
+	wantMinted := newAPIKey("minted", "u1", "k1", "minted by an administrator", epoch)
+	wantMinted.CreatedBy = "admin"
+	wantOwn := newAPIKey("own", "u1", "k2", "minted by its owner", day(1))
+
+	for _, want := range []*users.Token{wantMinted, wantOwn} {
+		got, err := s.GetToken(ctx, want.Digest, epoch)
+		if assert.NoError(t, err, "GetToken(%s)", want.Name) {
+			assert.Equal(t, want, got, "GetToken(%s)", want.Name)
+		}
+	}
+	assert.Equal(t, []*users.Token{wantMinted, wantOwn}, listTokens(t, s, "u1", users.TokenAPIKey), "ListTokens")
+
+	require.NoError(t, s.TouchToken(ctx, minted.Digest, day(2)))
+	wantMinted.LastUsed = day(2)
+	got, err := s.GetToken(ctx, minted.Digest, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, wantMinted, got, "TouchToken keeps CreatedBy")
+	}
+
+	require.NoError(t, s.DeleteUser(ctx, "admin"))
+	got, err = s.GetToken(ctx, minted.Digest, epoch)
+	if assert.NoError(t, err, "a key outlives the user who created it for its owner") {
+		assert.Equal(t, wantMinted, got, "CreatedBy names the deleted user still")
+	}
+	got, err = s.ConsumeToken(ctx, minted.Digest, users.TokenAPIKey, epoch)
+	if assert.NoError(t, err) {
+		assert.Equal(t, wantMinted, got, "ConsumeToken returns CreatedBy")
+	}
+}
+
 func testTokenCopies(t *testing.T, s users.Store) {
 	ctx := t.Context()
 	withUsers(t, s, "u1")
 	key := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	key.CreatedBy = "admin"
 	want := newAPIKey("key", "u1", "id-1", "laptop", epoch)
+	want.CreatedBy = "admin"
 	mutate := func(tok *users.Token) {
-		tok.Name, tok.Prefix, tok.ID = "mutated", "mutated", "mutated"
+		tok.Name, tok.Prefix, tok.ID, tok.CreatedBy = "mutated", "mutated", "mutated", "mutated"
 		tok.LastUsed = day(7)
 		tok.Digest[0]++
 	}
@@ -538,7 +652,7 @@ func testListTokensExpired(t *testing.T, s users.Store) {
 		assert.Equal(t, day(1), got[0].Expires)
 	}
 
-	n, err := s.DeleteExpiredTokens(ctx, day(2))
+	n, err := s.DeleteExpiredTokens(ctx, day(2), 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	assert.Equal(t, []string{"live"}, tokenNames(listTokens(t, s, "u1", users.TokenAPIKey)), "once removed, an expired key is listed no more")
