@@ -63,5 +63,5 @@ func TestConformance(t *testing.T) {
 // emptySchema returns the statement that removes every row of the store's tables in schema.
 func emptySchema(schema string) string {
 	return `TRUNCATE "` + schema + `".users, "` + schema + `".tokens, "` + schema + `".user_images, "` +
-		schema + `".tickets, "` + schema + `".user_counts`
+		schema + `".tickets, "` + schema + `".user_counts, "` + schema + `".throttle_failures`
 }

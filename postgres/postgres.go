@@ -354,6 +354,22 @@ func (s *Store) write(ctx context.Context, guard bool, fn func(q querier) error)
 	})
 }
 
+// readCommitted runs fn, one statement, outside a transaction of Atomic, at READ COMMITTED: on
+// the read pool of Open, whose transactions are, or in a transaction that asks for it on the
+// app's pool. It is for the statements that queue on a row (a claim, a counter), which at
+// READ COMMITTED wait for each other and then see the row as the one before left it, where
+// SERIALIZABLE would fail all but the first.
+func (s *Store) readCommitted(ctx context.Context, fn func(q querier) error) error {
+	return s.retry(ctx, func() error {
+		if s.db.serialDefault {
+			return fn(s.db.read)
+		}
+		return pgx.BeginTxFunc(ctx, s.db.write, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			return fn(tx)
+		})
+	})
+}
+
 // inTx runs fn on the transaction of Atomic, noting a failure to serialize, which dooms it.
 func (s *Store) inTx(ctx context.Context, fn func(q querier) error) error {
 	err := fn(s.tx.tx)

@@ -12,7 +12,7 @@ import (
 
 // ticketColumns are the columns scanTicket reads, in its order.
 const ticketColumns = `id, user_id, status, steps, steps_done, failed_step, message, created,
-	updated, attempts, next_attempt, prior_status, owner, lease_until, version`
+	updated, attempts, next_attempt, prior_status, owner, lease_until, version, org_id`
 
 func scanTicket(r pgx.Row) (*users.Ticket, error) {
 	var (
@@ -21,7 +21,8 @@ func scanTicket(r pgx.Row) (*users.Ticket, error) {
 		created, updated, nextAttempt, leaseUntil time.Time
 	)
 	if err := r.Scan(&t.ID, &t.UserID, &status, &t.Steps, &t.StepsDone, &t.FailedStep, &t.Message,
-		&created, &updated, &t.Attempts, &nextAttempt, &prior, &t.Owner, &leaseUntil, &t.Version); err != nil {
+		&created, &updated, &t.Attempts, &nextAttempt, &prior, &t.Owner, &leaseUntil, &t.Version,
+		&t.OrgID); err != nil {
 		return nil, err
 	}
 	t.Status, t.PriorStatus = users.TicketStatus(status), users.Status(prior)
@@ -30,12 +31,12 @@ func scanTicket(r pgx.Row) (*users.Ticket, error) {
 	return &t, nil
 }
 
-// ticketValues returns the values of the ticket's columns from user_id to lease_until, in the
+// ticketValues returns the values of the ticket's columns from user_id to org_id, in the
 // order of the INSERT and UPDATE statements below.
 func ticketValues(t *users.Ticket) []any {
 	return []any{t.UserID, string(t.Status), t.Steps, t.StepsDone, t.FailedStep, t.Message,
 		ts(t.Created), ts(t.Updated), t.Attempts, ts(t.NextAttempt), string(t.PriorStatus),
-		t.Owner, ts(t.LeaseUntil)}
+		t.Owner, ts(t.LeaseUntil), t.OrgID}
 }
 
 // foundTicket returns the ticket a statement found, or ErrNotFound naming what.
@@ -58,8 +59,8 @@ func (s *Store) CreateTicket(ctx context.Context, t *users.Ticket) error {
 	err := s.write(ctx, true, func(q querier) error {
 		_, err := q.Exec(ctx, s.sql(`INSERT INTO _S_.tickets (user_id, status, steps, steps_done,
 			failed_step, message, created, updated, attempts, next_attempt, prior_status, owner,
-			lease_until, id, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-			$13, $14, 1)`), args...)
+			lease_until, org_id, id, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+			$11, $12, $13, $14, $15, 1)`), args...)
 		if code, _ := pgCode(err); code == codeUnique {
 			return users.ConflictError("id", "a ticket with this ID exists")
 		}
@@ -112,7 +113,8 @@ func (s *Store) UpdateTicket(ctx context.Context, t *users.Ticket) error {
 		err := q.QueryRow(ctx, s.sql(`UPDATE _S_.tickets SET user_id = $1, status = $2, steps = $3,
 			steps_done = $4, failed_step = $5, message = $6, created = $7, updated = $8,
 			attempts = $9, next_attempt = $10, prior_status = $11, owner = $12, lease_until = $13,
-			version = version + 1 WHERE id = $14 AND version = $15 RETURNING version`), args...).Scan(&version)
+			org_id = $14, version = version + 1 WHERE id = $15 AND version = $16 RETURNING version`),
+			args...).Scan(&version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.staleOrMissing(ctx, q, "tickets", "ticket", t.ID)
 		}
@@ -149,18 +151,17 @@ func (s *Store) ClaimTicket(ctx context.Context, owner string, now, until time.T
 	if s.tx != nil {
 		err = s.inTx(ctx, claim)
 	} else {
-		// The read pool's transactions are READ COMMITTED.
-		err = s.retry(ctx, func() error {
-			if s.db.serialDefault {
-				return claim(s.db.read)
-			}
-			return pgx.BeginTxFunc(ctx, s.db.write, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-				return claim(tx)
-			})
-		})
+		err = s.readCommitted(ctx, claim)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// DeleteTickets removes at most limit tickets (every one when limit <= 0) whose status is final
+// and whose Updated is before before, those updated first, and returns how many it removed.
+// Tickets in progress are never removed. Each call is one statement.
+func (s *Store) DeleteTickets(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteBatch(ctx, "tickets", "id", "status <> 'in-progress' AND updated < $1 ORDER BY updated", ts(before), limit)
 }

@@ -25,9 +25,10 @@ func optionalTime(t time.Time) any {
 func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 	return s.write(ctx, true, func(q querier) error {
 		_, err := q.Exec(ctx, s.sql(`INSERT INTO _S_.tokens (digest, kind, user_id, created,
-			expires, id, name, prefix, last_used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+			expires, id, name, prefix, last_used, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7,
+			$8, $9, $10)`),
 			t.Digest[:], string(t.Kind), t.UserID, ts(t.Created), optionalTime(t.Expires),
-			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed))
+			t.ID, t.Name, t.Prefix, optionalTime(t.LastUsed), t.CreatedBy)
 		switch code, _ := pgCode(err); code {
 		case codeForeignKey:
 			return users.NotFoundError("user")
@@ -39,7 +40,7 @@ func (s *Store) PutToken(ctx context.Context, t *users.Token) error {
 }
 
 // tokenColumns are the columns scanToken reads, in its order.
-const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used"
+const tokenColumns = "digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by"
 
 func scanToken(r pgx.Row) (*users.Token, error) {
 	t := new(users.Token)
@@ -50,7 +51,7 @@ func scanToken(r pgx.Row) (*users.Token, error) {
 		expires, lastUsed *time.Time
 	}
 	if err := r.Scan(&c.digest, &c.kind, &t.UserID, &c.created, &c.expires, &t.ID, &t.Name,
-		&t.Prefix, &c.lastUsed); err != nil {
+		&t.Prefix, &c.lastUsed, &t.CreatedBy); err != nil {
 		return nil, err
 	}
 	if len(c.digest) != len(t.Digest) {
@@ -125,9 +126,28 @@ func (s *Store) DeleteUserTokens(ctx context.Context, userID string, kinds ...us
 	return s.deleteTokens(ctx, "DELETE FROM _S_.tokens WHERE user_id = $1 AND kind = ANY($2)", userID, ks)
 }
 
-// DeleteExpiredTokens removes every token expired at now and returns how many it removed.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteTokens(ctx, "DELETE FROM _S_.tokens WHERE expires IS NOT NULL AND expires <= $1", ts(now))
+// DeleteExpiredTokens removes at most limit tokens expired at now (every one when limit <= 0),
+// those that expired first, and returns how many it removed. Each call is one statement, so
+// that a sweeper may call it in a loop until it returns less than limit.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.deleteBatch(ctx, "tokens", "digest", "expires IS NOT NULL AND expires <= $1 ORDER BY expires", ts(now), limit)
+}
+
+// deleteBatch removes at most limit rows (every one when limit <= 0) of table that cond
+// selects, the first in cond's ORDER BY clause, cond's $1 being arg, in one statement, and
+// returns how many it removed. key is a column that identifies a row.
+func (s *Store) deleteBatch(ctx context.Context, table, key, cond string, arg any, limit int) (n int, err error) {
+	var lim any // NULL: LIMIT ALL
+	if limit > 0 {
+		lim = limit
+	}
+	err = s.write(ctx, false, func(q querier) error {
+		tag, err := q.Exec(ctx, s.sql("DELETE FROM _S_."+table+" WHERE "+key+" IN (SELECT "+key+
+			" FROM _S_."+table+" WHERE "+cond+" LIMIT $2::bigint)"), arg, lim)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
 }
 
 func (s *Store) deleteTokens(ctx context.Context, query string, args ...any) (n int, err error) {
