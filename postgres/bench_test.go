@@ -330,12 +330,19 @@ func BenchmarkAuthenticate(b *testing.B) {
 		return err
 	}, func(b *testing.B, i int) error {
 		d := digest(i)
-		var userID string
-		err := db.QueryRow(ctx, "SELECT user_id FROM "+benchSQL+".tokens WHERE digest = $1 AND (expires IS NULL OR expires > $2)", d[:], now).Scan(&userID)
+		var (
+			t                 users.Token
+			digest            []byte
+			kind              string
+			expires, lastUsed *time.Time
+		)
+		err := db.QueryRow(ctx, "SELECT digest, kind, user_id, created, expires, id, name, prefix, last_used, created_by FROM "+
+			benchSQL+".tokens WHERE digest = $1 AND (expires IS NULL OR expires > $2)", d[:], now).
+			Scan(&digest, &kind, &t.UserID, &t.Created, &expires, &t.ID, &t.Name, &t.Prefix, &lastUsed, &t.CreatedBy)
 		if err != nil {
 			return err
 		}
-		_, err = handUser(db.QueryRow(ctx, "SELECT "+handColumns+" FROM "+benchSQL+".users u WHERE u.id = $1", userID))
+		_, err = handUser(db.QueryRow(ctx, "SELECT "+handColumns+" FROM "+benchSQL+".users u WHERE u.id = $1", t.UserID))
 		return err
 	})
 	b.Run("join", func(b *testing.B) {
