@@ -72,7 +72,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", ":8080", "`address` to listen on; port 0 picks a free one")
-	fs.StringVar(&c.db, "db", "users.db", "`path` of the SQLite database, created when missing")
+	fs.StringVar(&c.db, "db", "users.db", "`path` of the SQLite database, created when missing, or a postgres:// URL")
 	fs.StringVar(&c.mailDir, "mail-dir", "", "`directory` to write each mail to, as an .eml file")
 	fs.IntVar(&c.rateLimit, "rate-limit", defaultRateLimit,
 		"requests a minute per client address to sign-in, sign-up and forgot-password; 0: no limit")

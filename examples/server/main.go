@@ -1,5 +1,5 @@
 // Command server runs the users REST API (package httpadapter) over a SQLite database (package
-// sqlite): the library's parts wired into one program.
+// sqlite) or a PostgreSQL one (package postgres): the library's parts wired into one program.
 //
 // Run it from a clone of the repository with:
 //
@@ -29,7 +29,9 @@
 //	-addr ADDR          USERS_ADDR        address to listen on (default ":8080"); a port of 0,
 //	                                      as in 127.0.0.1:0, picks a free one
 //	-db PATH            USERS_DB          the SQLite database file, created when missing
-//	                                      (default "users.db")
+//	                                      (default "users.db"), or a postgres:// or
+//	                                      postgresql:// URL: the PostgreSQL server whose
+//	                                      schema "users" keeps the users, created when missing
 //	-mail-dir DIR       USERS_MAIL_DIR    write each mail as an .eml file in DIR (default: none)
 //	-rate-limit N       USERS_RATE_LIMIT  requests a minute per client address to sign-in,
 //	                                      sign-up and forgot-password (default 10, in bursts of up
@@ -170,7 +172,6 @@ import (
 	"github.com/gousers/users"
 	"github.com/gousers/users/httpadapter"
 	"github.com/gousers/users/smtpmail"
-	"github.com/gousers/users/sqlite"
 )
 
 // argon2Params are the password-hashing parameters of the Service: the library's defaults.
@@ -251,12 +252,12 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 	}()
 
-	store, err := sqlite.Open(ctx, cfg.db, nil)
+	store, shown, err := openStore(ctx, cfg.db)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }() // after the Service is closed
-	log.Info("database open", "path", cfg.db)
+	log.Info("database open", "path", shown)
 
 	if mailer != nil {
 		log.Info("mail over SMTP", "server", cfg.smtp, "from", cfg.smtpFrom, "base_url", cfg.baseURL,

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gousers/users"
-	"github.com/gousers/users/sqlite"
 )
 
 // The commands import and export move users, with their password hashes, in and out of the
@@ -38,7 +37,7 @@ const progressEvery = time.Second
 // It returns a *rejectedError when an import finished but rejected some lines.
 func runCommand(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	log := newLogger(cfg.logFormat, stderr)
-	store, err := sqlite.Open(ctx, cfg.db, nil)
+	store, shown, err := openStore(ctx, cfg.db)
 	if err != nil {
 		return err
 	}
@@ -49,7 +48,7 @@ func runCommand(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer func() { err = errors.Join(err, svc.Close()) }()
-	log.Info("database open", "path", cfg.db)
+	log.Info("database open", "path", shown)
 
 	switch cfg.command {
 	case cmdImport:
