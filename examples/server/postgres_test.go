@@ -57,7 +57,7 @@ func TestTwoServersOnPostgres(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildServer(t, dir)
 	const adminEmail, adminPassword = "root@example.com", "the administrator's pass phrase"
-	args := []string{"-addr", "127.0.0.1:0", "-db", db, "-rate-limit", "0", "-mail-dir", filepath.Join(dir, "mail")}
+	args := []string{"-addr", "127.0.0.1:0", "-db", db, "-rate-limit", "0", "-signup", "open", "-mail-dir", filepath.Join(dir, "mail")}
 	a := startProcess(t, bin, args, map[string]string{envAdminEmail: adminEmail, envAdminPassword: adminPassword})
 	b := startProcess(t, bin, args, nil) // the administrator exists: B creates none
 	ca, cb := newClient(t, a.addr), newClient(t, b.addr)
