@@ -45,6 +45,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	adminIn, err := c.SignInWithResponse(ctx, client.SignInJSONRequestBody{Username: "admin@example.com", Password: adminPassword})
 	require.NoError(t, err)
 	wantStatus(t, http.StatusOK, adminIn)
+	require.NotNil(t, adminIn.JSON200)
 	admin := bearer(adminIn.JSON200.Token)
 
 	// Sign-up: open mode answers 201 with a session.
@@ -62,12 +63,14 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	in, err := c.SignInWithResponse(ctx, client.SignInJSONRequestBody{Username: "alice@example.com", Password: alicePassword})
 	require.NoError(t, err)
 	wantStatus(t, http.StatusOK, in)
+	require.NotNil(t, in.JSON200)
 	assert.Equal(t, alice.Id, in.JSON200.User.Id)
 	aliceSession := bearer(in.JSON200.Token)
 
 	me, err := c.GetCurrentUserWithResponse(ctx, aliceSession)
 	require.NoError(t, err)
 	wantStatus(t, http.StatusOK, me)
+	require.NotNil(t, me.JSON200)
 	assert.Equal(t, alice.Id, me.JSON200.Id)
 	assert.Equal(t, []string{users.RoleUser}, me.JSON200.Scope)
 
@@ -96,6 +99,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	forbidden, err := c.ListUsersWithResponse(ctx, nil, aliceSession)
 	require.NoError(t, err)
 	wantStatus(t, http.StatusForbidden, forbidden)
+	require.NotNil(t, forbidden.ApplicationproblemJSON403)
 	assert.Equal(t, client.ProblemCodeForbidden, forbidden.ApplicationproblemJSON403.Code)
 
 	// An update of her own name, at the version she read; the same version again is stale.
@@ -103,6 +107,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	upd, err := c.UpdateUserWithResponse(ctx, alice.Id, client.UpdateUserJSONRequestBody{Name: &name, Version: &me.JSON200.Version}, aliceSession)
 	require.NoError(t, err)
 	wantStatus(t, http.StatusOK, upd)
+	require.NotNil(t, upd.JSON200)
 	require.NotNil(t, upd.JSON200.Name)
 	assert.Equal(t, name, *upd.JSON200.Name)
 	assert.Greater(t, upd.JSON200.Version, me.JSON200.Version)
@@ -110,6 +115,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	stale, err := c.UpdateUserWithResponse(ctx, alice.Id, client.UpdateUserJSONRequestBody{Name: &name, Version: &me.JSON200.Version}, aliceSession)
 	require.NoError(t, err)
 	wantStatus(t, http.StatusConflict, stale)
+	require.NotNil(t, stale.ApplicationproblemJSON409)
 	assert.Equal(t, client.ProblemCodeConflict, stale.ApplicationproblemJSON409.Code)
 
 	// A forgotten password: the code comes by mail, resets the password once, and every
@@ -127,6 +133,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	again, err := c.ResetForgottenPasswordWithResponse(ctx, client.ResetForgottenPasswordJSONRequestBody{Code: m.Code, Password: "yet another pass phrase"})
 	require.NoError(t, err)
 	wantStatus(t, http.StatusBadRequest, again)
+	require.NotNil(t, again.ApplicationproblemJSON400)
 	require.NotNil(t, again.ApplicationproblemJSON400.Field)
 	assert.Equal(t, "code", *again.ApplicationproblemJSON400.Field)
 
@@ -160,6 +167,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 		st, err := c.GetDeletionStatusWithResponse(ctx, alice.Id, del.JSON200.Ticket, admin)
 		require.NoError(t, err)
 		wantStatus(t, http.StatusOK, st)
+		require.NotNil(t, st.JSON200)
 		ticket = st.JSON200
 	}
 	assert.Equal(t, client.Completed, ticket.Status)
@@ -168,6 +176,7 @@ func TestClientDrivesTheAPI(t *testing.T) {
 	gone, err := c.GetUserWithResponse(ctx, alice.Id, admin)
 	require.NoError(t, err)
 	wantStatus(t, http.StatusNotFound, gone)
+	require.NotNil(t, gone.ApplicationproblemJSON404)
 	assert.Equal(t, client.ProblemCodeNotFound, gone.ApplicationproblemJSON404.Code)
 
 	after, err := c.SignInWithResponse(ctx, client.SignInJSONRequestBody{Username: "alice@example.com", Password: newPassword})
