@@ -13,3 +13,20 @@ func Routes() []string {
 
 // ParseQuery is parseQuery.
 var ParseQuery = parseQuery
+
+// RouteGuard says what may refuse a request to a route before its answer: a missing or dead
+// token (401), the policy or a role (403), the per-address rate limit (429).
+type RouteGuard struct{ Token, Policy, RateLimit bool }
+
+// RouteGuards returns the guard of each route, by pattern.
+func RouteGuards() map[string]RouteGuard {
+	out := make(map[string]RouteGuard, len(routes))
+	for _, rt := range routes {
+		out[rt.pattern] = RouteGuard{
+			Token:     rt.access != anyone,
+			Policy:    rt.access == signedIn || rt.access == creator,
+			RateLimit: rt.limit != noLimit,
+		}
+	}
+	return out
+}

@@ -58,6 +58,38 @@ func TestOpenAPIErrorsAreProblems(t *testing.T) {
 	}
 }
 
+// Every operation documents the refusals its route can answer: 400 for a body or a query, 401
+// behind a token, 403 behind the policy or a role, 404 for a path with an ID, 429 under a rate
+// limit (413 and 415 for a body: see TestOpenAPIErrorsAreProblems).
+func TestOpenAPIDocumentsRefusals(t *testing.T) {
+	doc, err := apiSpec()
+	require.NoError(t, err)
+	guards := httpadapter.RouteGuards()
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			pattern := method + " " + path
+			guard, ok := guards[pattern]
+			require.True(t, ok, "%s is not a route", pattern)
+			query := false
+			for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
+				query = query || p.Value.In == "query"
+			}
+			want := map[int]bool{
+				http.StatusBadRequest:      op.RequestBody != nil || query,
+				http.StatusUnauthorized:    guard.Token,
+				http.StatusForbidden:       guard.Policy,
+				http.StatusNotFound:        strings.Contains(path, "{"),
+				http.StatusTooManyRequests: guard.RateLimit,
+			}
+			for status, must := range want {
+				if must {
+					assert.NotNil(t, op.Responses.Status(status), "%s must document %d", pattern, status)
+				}
+			}
+		}
+	}
+}
+
 // GET /openapi.json serves the document to anyone, as JSON.
 func TestServeOpenAPI(t *testing.T) {
 	f := newFixture(t)
