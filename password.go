@@ -237,41 +237,43 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 		}
 	}
 	var u *User
-	var key Digest
+	var account Digest
 	if c.UserID != "" {
 		var err error
 		if u, err = s.store.GetUser(ctx, c.UserID); err != nil {
 			return s.storeErr(ctx, "get user", err)
 		}
-		key = throttleKey(u.Username)
+		account = accountKey(u.ID)
 	} else {
 		email, err := NormalizeEmail(c.Email)
 		if err != nil {
 			return err
 		}
-		// Keyed by the address given, known or not, so that the throttle tells nothing.
-		key = throttleKey(email)
 		u, err = s.store.GetUserByEmail(ctx, email)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return s.storeErr(ctx, "get user by email", err)
 		}
-	}
-	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
-		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
+		// An unknown address is counted by itself, so that the throttle tells nothing.
+		account = nameKey(email)
+		if u != nil {
+			account = accountKey(u.ID)
+		}
 	}
 	hash := s.dummy
 	if u != nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	ok, _, err := s.verify(ctx, c.OldPassword, hash)
-	if err != nil {
+	ok, _, err := s.verifyThrottled(ctx, account, c.OldPassword, hash)
+	switch {
+	case ErrorCode(err) == CodeThrottled:
+		s.emit(ctx, failedSignIn(EventSignInThrottled, u))
 		return err
-	}
-	if !ok || hash == s.dummy {
-		s.throttle.fail(key, s.cfg.Now())
+	case err != nil:
+		return err
+	case !ok:
+		s.emit(ctx, failedSignIn(EventSignInFailed, u))
 		return ErrWrongPassword
 	}
-	s.throttle.reset(key)
 	if c.UserID == "" {
 		if err := s.signInErr(u); err != nil {
 			return err
@@ -289,7 +291,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if err := s.setPassword(ctx, set); err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordChanged, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID})
 	return nil
 }
 
@@ -320,7 +322,7 @@ func (s *service) adminSetPassword(ctx context.Context, u *User, password string
 	if err := s.setPassword(ctx, passwordSet{userID: u.ID, password: password, action: ActionSetPassword}); err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return nil
 }
 
@@ -343,7 +345,7 @@ func (s *service) GeneratePassword(ctx context.Context, userID string) (string, 
 	if err := s.setPassword(ctx, set); err != nil {
 		return "", err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return password, nil
 }
 
@@ -441,8 +443,8 @@ func (s *service) setPassword(ctx context.Context, set passwordSet) error {
 	if err != nil {
 		return s.storeErr(ctx, "set password", err)
 	}
-	s.throttle.reset(throttleKey(user.Username))
-	s.emit(Event{Type: EventSessionsRevoked, UserID: user.ID, ActorID: actorID(ctx, user.ID)})
+	s.clearThrottle(ctx, user.ID)
+	s.emit(ctx, Event{Type: EventSessionsRevoked, UserID: user.ID, ActorID: actorID(ctx, user.ID)})
 	if !set.mustChange {
 		s.mailNotice(user, MailPasswordChanged)
 	}
@@ -506,7 +508,7 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 	}
 	// Everything that depends on whether the address is known happens in the background, so
 	// that neither the answer nor its timing tells.
-	s.background(func(ctx context.Context) { s.mailResetCode(ctx, email) })
+	s.backgroundFor(ctx, func(ctx context.Context) { s.mailResetCode(ctx, email) })
 	return nil
 }
 
@@ -523,7 +525,7 @@ func (s *service) mailResetCode(ctx context.Context, email string) {
 	}
 	mayReset := func(u *User) bool { return u.Status == StatusActive && !u.PasswordResetDisallowed }
 	if s.mailCode(ctx, u, TokenReset, MailPasswordReset, s.cfg.ResetCodeTTL, mayReset) {
-		s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
+		s.emit(ctx, Event{Type: EventPasswordForgot, UserID: u.ID})
 	}
 }
 
@@ -649,6 +651,6 @@ func (s *service) ResetPassword(ctx context.Context, code, password string) erro
 	if err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID})
 	return nil
 }
