@@ -529,8 +529,14 @@ func (s *service) mailResetCode(ctx context.Context, email string) {
 	}
 }
 
-// mailCode issues u a single-use code of the kind, voiding their earlier codes of that kind
-// (one outstanding code at a time), and mails it to them as a mail of mailKind. The user is
+// liveResetCodes is how many password-reset codes of a user stay valid at once: a new one voids
+// all but the newest of the earlier ones, so that requests by someone else cannot keep the owner
+// from using the code they were just mailed.
+const liveResetCodes = 3
+
+// mailCode issues u a single-use code of the kind and mails it to them as a mail of mailKind.
+// A verification code voids the user's earlier ones (one outstanding code at a time); a reset
+// code voids all but the newest liveResetCodes-1 earlier ones. The user is
 // read again in the transaction that issues the code, which issues none unless eligible
 // holds for them there, so that no code outlives a change that revokes codes. It reports
 // whether the code was issued; failures are logged, without the code.
@@ -547,7 +553,7 @@ func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKin
 		if !eligible(cur) || Fold(cur.Email) != Fold(u.Email) {
 			return nil // changed meanwhile: no longer theirs to have
 		}
-		if _, err := tx.DeleteUserTokens(ctx, u.ID, kind); err != nil {
+		if err := voidEarlierCodes(ctx, tx, u.ID, kind, s.cfg.Now()); err != nil {
 			return err
 		}
 		if code, exp, err = s.issueToken(ctx, tx, kind, u.ID, ttl); err != nil {
@@ -568,6 +574,31 @@ func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKin
 	}
 	s.send(ctx, Mail{Kind: mailKind, To: to.Email, UserID: to.ID, Name: to.Name, Code: code, Expires: exp})
 	return true
+}
+
+// voidEarlierCodes removes the user's codes of the kind that a new one voids at now: all of
+// them for a verification code; for a reset code, the expired ones and all but the newest
+// liveResetCodes-1 of the others.
+func voidEarlierCodes(ctx context.Context, tx Store, userID string, kind TokenKind, now time.Time) error {
+	if kind != TokenReset {
+		_, err := tx.DeleteUserTokens(ctx, userID, kind)
+		return err
+	}
+	codes, err := tx.ListTokens(ctx, userID, kind) // oldest first
+	if err != nil {
+		return err
+	}
+	keep := liveResetCodes - 1
+	for i := len(codes) - 1; i >= 0; i-- {
+		if !codes[i].Expired(now) && keep > 0 {
+			keep--
+			continue
+		}
+		if err := tx.DeleteToken(ctx, codes[i].Digest); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // send hands m to the Mailer, logging a failure without the code.

@@ -117,8 +117,9 @@ type Service interface {
 	// SetPasswordByEmail is SetPassword for the user with this e-mail address.
 	SetPasswordByEmail(ctx context.Context, email, password string) error
 	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
-	// there is an active one whose PasswordResetDisallowed is not set, voiding the user's
-	// earlier codes. It answers the same, in the
+	// there is an active one whose PasswordResetDisallowed is not set. At most three codes of a
+	// user are valid at once: a new one voids all but the two newest earlier ones, so that
+	// requests by someone else do not void the code the owner is about to use. It answers the same, in the
 	// same time, whether or not there is: nil, or ErrInvalid for an address that is not an
 	// e-mail address, or ErrInternal when no Mailer is configured. The look-up, the code and
 	// the mail happen in the background; Close waits for them.
