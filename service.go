@@ -45,7 +45,8 @@ type Service interface {
 	NewSession(ctx context.Context, userID string) (*Session, error)
 	// SignIn checks the username and password and issues a bearer token. An unknown username,
 	// a user without a password and a wrong password all return the same ErrUnauthorized after
-	// the same work. After too many failures for one username it returns ErrThrottled with
+	// the same work. After too many failures for one account (or name that is none) from the
+	// client's address, or from all addresses (see Throttle), it returns ErrThrottled with
 	// RetryAfter set, whether or not the account exists. A correct password for a user who is
 	// not active returns ErrForbidden. The session is issued in the transaction that reads
 	// the user again: a sign-in whose password check raced a change of password, a disabling

@@ -257,12 +257,21 @@ func (t *throttle) succeed(ctx context.Context, k throttleKeys, c checked, now t
 			return err
 		}
 	}
-	if t.cfg.KnownFor > 0 && t.cfg.MaxAccountFailures >= 0 {
-		if _, err := t.counts.AddFailure(ctx, knownKey(k.pair), now); err != nil {
-			return err
-		}
+	if t.cfg.KnownFor <= 0 || t.cfg.MaxAccountFailures < 0 {
+		return nil
 	}
-	return nil
+	// The mark is renewed at most once per 1/30 of KnownFor (a day by default): a read is
+	// cheaper than a write, and most sign-ins come from an address known already.
+	known := knownKey(k.pair)
+	n, last, err := t.counts.Failures(ctx, known)
+	if err != nil {
+		return err
+	}
+	if n > 0 && now.Sub(last) < t.cfg.KnownFor/30 {
+		return nil
+	}
+	_, err = t.counts.AddFailure(ctx, known, now)
+	return err
 }
 
 // clear forgets the counts of the account and of the pair of k.

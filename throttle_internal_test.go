@@ -214,3 +214,68 @@ func TestThrottleFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// countedCounts is a ThrottleStore in memory that counts its writes.
+type countedCounts struct {
+	noUsers
+	cache  *failureCache
+	writes int
+}
+
+func (c *countedCounts) AddFailure(ctx context.Context, key Digest, now time.Time) (int, error) {
+	c.writes++
+	return c.cache.AddFailure(ctx, key, now)
+}
+
+func (c *countedCounts) Failures(ctx context.Context, key Digest) (int, time.Time, error) {
+	return c.cache.Failures(ctx, key)
+}
+
+func (c *countedCounts) ResetFailures(ctx context.Context, key Digest) error {
+	c.writes++
+	return c.cache.ResetFailures(ctx, key)
+}
+
+func (c *countedCounts) DeleteFailures(context.Context, time.Time, int) (int, error) { return 0, nil }
+
+// TestThrottleSuccessWrites: a right password writes to the store only to clear a count the
+// address has, and to renew the address's mark at most once a day (KnownFor/30).
+func TestThrottleSuccessWrites(t *testing.T) {
+	cfg := Throttle{}
+	cfg.setDefaults()
+	store := &countedCounts{cache: newFailureCache(100)}
+	th := newThrottle(cfg, store)
+	require.Nil(t, th.cache)
+	ctx := context.Background()
+	k := th.keys(accountKey("u1"), netip.MustParseAddr("192.0.2.1"))
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	steps := []struct {
+		name   string
+		at     time.Duration
+		failed bool // a failure before the success
+		writes int  // the success's writes
+	}{
+		{"the first: the mark", 0, false, 1},
+		{"an hour later: nothing", time.Hour, false, 0},
+		{"after a failure: the count cleared", 2 * time.Hour, true, 1},
+		{"a day later: the mark renewed", 25 * time.Hour, false, 1},
+		{"right after: nothing", 25*time.Hour + time.Minute, false, 0},
+	}
+	for _, st := range steps {
+		now := start.Add(st.at)
+		if st.failed {
+			c, err := th.check(ctx, k, now)
+			require.NoError(t, err)
+			require.NoError(t, th.fail(ctx, k, c, now))
+		}
+		c, err := th.check(ctx, k, now)
+		require.NoError(t, err)
+		before := store.writes
+		require.NoError(t, th.succeed(ctx, k, c, now))
+		assert.Equal(t, st.writes, store.writes-before, st.name)
+	}
+	n, _, err := store.Failures(ctx, k.account)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "a success leaves the account's count")
+}

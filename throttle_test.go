@@ -285,3 +285,47 @@ func TestClientFrom(t *testing.T) {
 		assert.Equal(t, "é", got.UserAgent[len(got.UserAgent)-2:])
 	})
 }
+
+// An address stays known for KnownFor after the latest right password from it.
+func TestThrottleKnownFor(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		name    string
+		signIns []time.Duration // when the owner signs in, from the start
+		attack  time.Duration   // when the attack reaches the ceiling
+		known   bool
+	}{
+		{"within KnownFor", []time.Duration{0}, 9 * day, true},
+		{"past KnownFor", []time.Duration{0}, 11 * day, false},
+		{"renewed by a later sign-in", []time.Duration{0, 5 * day}, 12 * day, true},
+		{"renewed, then past", []time.Duration{0, 5 * day}, 16 * day, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *users.Config) {
+				c.Throttle = users.Throttle{MaxFailures: 3, MaxAccountFailures: 6, KnownFor: 10 * day}
+			})
+			h.create(t, alice, alicePassword)
+			var elapsed time.Duration
+			for _, at := range tt.signIns {
+				h.clock.Advance(at - elapsed)
+				elapsed = at
+				_, err := h.svc.SignIn(from(ownerAddr), alice, alicePassword)
+				require.NoError(t, err)
+			}
+			h.clock.Advance(tt.attack - elapsed)
+			for _, a := range []string{"203.0.113.1", "203.0.113.2"} {
+				for range 3 {
+					_, err := h.svc.SignIn(from(a), alice, wrongPassword)
+					require.ErrorIs(t, err, users.ErrUnauthorized)
+				}
+			}
+			_, err := h.svc.SignIn(from(ownerAddr), alice, alicePassword)
+			if tt.known {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, users.ErrThrottled)
+			}
+		})
+	}
+}
