@@ -15,7 +15,8 @@ import (
 // address) and of the re-authentication that a change of e-mail address or username needs,
 // all against one budget per account, whichever identifier was typed. A name or address that
 // is no account is counted by its folded form, so the throttle answers alike whether or not
-// an account exists.
+// an account exists. (Whoever exhausts the budget of one identifier learns whether another
+// shares it, that is whether both name one account: they must know both already.)
 //
 // Failures are counted twice: per account and client address (see WithClient; a call without
 // a client counts as one address, and an IPv6 address as its /64 network), and per account
