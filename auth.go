@@ -209,9 +209,10 @@ func (s *service) proveOwnPassword(ctx context.Context, u *User, password string
 // verifyThrottled verifies password against hash under the throttle of the account key and
 // the client of ctx (see Throttle). While either is locked out it returns ErrThrottled, with
 // RetryAfter, and verifies nothing. A wrong password, or hash s.dummy, is counted and reported
-// as false; a right one clears the count of the account and address. A throttle whose counts
-// cannot be read or written fails closed: the error is logged and ErrInternal returned, and
-// the password is never verified without its failure being counted.
+// as false; a right one clears the count of the account from the client's address (not the
+// account's own) and makes the address known. A throttle whose counts cannot be read or
+// written fails closed: the error is logged and ErrInternal returned, so that no guess is
+// answered without its failure being counted.
 func (s *service) verifyThrottled(ctx context.Context, account Digest, password, hash string) (ok, outdated bool, err error) {
 	k := s.throttle.keys(account, clientOf(ctx).Addr)
 	now := s.now()

@@ -120,8 +120,8 @@ type Service interface {
 	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
 	// there is an active one whose PasswordResetDisallowed is not set. At most three codes of a
 	// user are valid at once: a new one voids all but the two newest earlier ones, so that
-	// requests by someone else do not void the code the owner is about to use. It answers the same, in the
-	// same time, whether or not there is: nil, or ErrInvalid for an address that is not an
+	// requests by someone else do not void the code the owner is about to use. It answers the
+	// same, in the same time, whether or not there is: nil, or ErrInvalid for an address that is not an
 	// e-mail address, or ErrInternal when no Mailer is configured. The look-up, the code and
 	// the mail happen in the background; Close waits for them.
 	ForgotPassword(ctx context.Context, email string) error
