@@ -68,14 +68,14 @@ func (s *service) CreateAPIKey(ctx context.Context, userID string, in NewAPIKey)
 	if err != nil {
 		return nil, s.storeErr(ctx, "create API key", err)
 	}
-	s.keyMinted(owner, t)
+	s.keyMinted(ctx, owner, t)
 	return apiKeyOf(t, secret), nil
 }
 
 // keyMinted reports the new API key t of owner: an event and, when someone else made it,
 // a mail telling the owner at once.
-func (s *service) keyMinted(owner *User, t *Token) {
-	s.emit(Event{Type: EventAPIKeyCreated, UserID: owner.ID, ActorID: t.CreatedBy})
+func (s *service) keyMinted(ctx context.Context, owner *User, t *Token) {
+	s.emit(ctx, Event{Type: EventAPIKeyCreated, UserID: owner.ID, ActorID: t.CreatedBy})
 	if t.CreatedBy != "" && s.cfg.Mailer != nil && owner.Email != "" {
 		m := Mail{Kind: MailAPIKeyCreated, To: owner.Email, UserID: owner.ID, Name: owner.Name, KeyName: t.Name}
 		s.background(func(ctx context.Context) { s.send(ctx, m) })
@@ -142,8 +142,8 @@ func (s *service) RotateAPIKey(ctx context.Context, userID, keyID string) (*APIK
 	if err != nil {
 		return nil, s.storeErr(ctx, "rotate API key", err)
 	}
-	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: t.CreatedBy})
-	s.keyMinted(owner, t)
+	s.emit(ctx, Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: t.CreatedBy})
+	s.keyMinted(ctx, owner, t)
 	return apiKeyOf(t, secret), nil
 }
 
@@ -161,6 +161,6 @@ func (s *service) DeleteAPIKey(ctx context.Context, userID, keyID string) error 
 	if err != nil {
 		return s.storeErr(ctx, "delete API key", err)
 	}
-	s.emit(Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
+	s.emit(ctx, Event{Type: EventAPIKeyRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }

@@ -1,14 +1,12 @@
 package users
 
 import (
-	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -134,52 +132,53 @@ func (s *service) SignIn(ctx context.Context, username, password string) (*Sessi
 	}
 	if err != nil {
 		switch ErrorCode(err) {
-		case CodeUnauthorized, CodeForbidden, CodeThrottled:
-			s.emit(failedSignIn(u))
+		case CodeUnauthorized, CodeForbidden:
+			s.emit(ctx, failedSignIn(EventSignInFailed, u))
+		case CodeThrottled:
+			s.emit(ctx, failedSignIn(EventSignInThrottled, u))
 		}
 		return nil, s.storeErr(ctx, "sign in", err)
 	}
-	s.emit(Event{Type: EventSignedIn, UserID: u.ID, Username: u.Username})
+	s.emit(ctx, Event{Type: EventSignedIn, UserID: u.ID, Username: u.Username})
 	return sess, nil
 }
 
-// failedSignIn is the event of a failed sign-in. It names the account only when there is one:
-// what was typed for an unknown username may be a password typed into the wrong box.
-func failedSignIn(u *User) Event {
+// failedSignIn is the event of the type for a failed or throttled password check. It names
+// the account only when there is one: what was typed for an unknown username may be a
+// password typed into the wrong box.
+func failedSignIn(typ EventType, u *User) Event {
 	if u == nil {
-		return Event{Type: EventSignInFailed}
+		return Event{Type: typ}
 	}
-	return Event{Type: EventSignInFailed, UserID: u.ID, Username: u.Username}
+	return Event{Type: typ, UserID: u.ID, Username: u.Username}
 }
 
 // checkPassword verifies a username and password under the throttle, and returns the user
 // whatever their status, with a new hash of the password when the stored one has outdated
-// parameters. Failure is errSignIn (with the user, when there is one, for events),
-// ErrThrottled, or a context or internal error. It computes exactly one hash whether or not
-// the user exists (and one more to upgrade an outdated one).
+// parameters. Failure is errSignIn or ErrThrottled (with the user, when there is one, for
+// events), or a context or internal error. It computes exactly one hash whether or not the
+// user exists (and one more to upgrade an outdated one).
 func (s *service) checkPassword(ctx context.Context, username, password string) (u *User, rehash string, err error) {
 	username = strings.TrimSpace(username)
-	key := throttleKey(username)
-	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
-		return nil, "", &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
-	}
 	u, err = s.store.GetUserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, "", s.storeErr(ctx, "get user by username", err)
 	}
+	account := nameKey(username)
 	hash := s.dummy
-	if u != nil && u.PasswordHash != "" {
-		hash = u.PasswordHash
+	if u != nil {
+		account = accountKey(u.ID)
+		if u.PasswordHash != "" {
+			hash = u.PasswordHash
+		}
 	}
-	ok, outdated, err := s.verify(ctx, password, hash)
-	if err != nil {
-		return nil, "", err
-	}
-	if !ok || hash == s.dummy {
-		s.throttle.fail(key, s.cfg.Now())
+	ok, outdated, err := s.verifyThrottled(ctx, account, password, hash)
+	switch {
+	case err != nil:
+		return u, "", err
+	case !ok:
 		return u, "", errSignIn
 	}
-	s.throttle.reset(key)
 	if outdated {
 		// A failure only costs the upgrade: the next sign-in tries again.
 		if rehash, err = s.hash(ctx, password); err != nil {
@@ -190,23 +189,64 @@ func (s *service) checkPassword(ctx context.Context, username, password string) 
 	return u, rehash, nil
 }
 
-// proveOwnPassword checks that password is the current one of u, under the sign-in throttle
-// of u's username, and returns wrong when it is not.
+// proveOwnPassword checks that password is the current one of u, under the throttle of u's
+// account, and returns wrong when it is not.
 func (s *service) proveOwnPassword(ctx context.Context, u *User, password string, wrong error) error {
-	key := throttleKey(u.Username)
-	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
-		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
-	}
-	ok, _, err := s.verify(ctx, password, u.PasswordHash)
-	if err != nil {
+	ok, _, err := s.verifyThrottled(ctx, accountKey(u.ID), password, u.PasswordHash)
+	switch {
+	case ErrorCode(err) == CodeThrottled:
+		s.emit(ctx, failedSignIn(EventSignInThrottled, u))
 		return err
-	}
-	if !ok {
-		s.throttle.fail(key, s.cfg.Now())
+	case err != nil:
+		return err
+	case !ok:
+		s.emit(ctx, failedSignIn(EventSignInFailed, u))
 		return wrong
 	}
-	s.throttle.reset(key)
 	return nil
+}
+
+// verifyThrottled verifies password against hash under the throttle of the account key and
+// the client of ctx (see Throttle). While either is locked out it returns ErrThrottled, with
+// RetryAfter, and verifies nothing. A wrong password, or hash s.dummy, is counted and reported
+// as false; a right one clears the count of the account from the client's address (not the
+// account's own) and makes the address known. A throttle whose counts cannot be read or
+// written fails closed: the error is logged and ErrInternal returned, so that no guess is
+// answered without its failure being counted.
+func (s *service) verifyThrottled(ctx context.Context, account Digest, password, hash string) (ok, outdated bool, err error) {
+	k := s.throttle.keys(account, clientOf(ctx).Addr)
+	now := s.now()
+	st, err := s.throttle.check(ctx, k, now)
+	if err != nil {
+		return false, false, s.storeErr(ctx, "read sign-in failures", err)
+	}
+	if st.wait > 0 {
+		return false, false, &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: st.wait}
+	}
+	ok, outdated, err = s.verify(ctx, password, hash)
+	if err != nil {
+		return false, false, err
+	}
+	if !ok || hash == s.dummy {
+		if err := s.throttle.fail(ctx, k, st, now); err != nil {
+			return false, false, s.storeErr(ctx, "count sign-in failure", err)
+		}
+		return false, false, nil
+	}
+	if err := s.throttle.succeed(ctx, k, st, now); err != nil {
+		// Only the owner pays: their address keeps its count, or is not known.
+		s.log.WarnContext(ctx, "users: sign-in success not recorded by the throttle", "err", err)
+	}
+	return true, outdated, nil
+}
+
+// clearThrottle forgets the failures of the user's account, and of the account from the
+// client of ctx, after their password was set: guesses at the old one count no more.
+func (s *service) clearThrottle(ctx context.Context, userID string) {
+	account := accountKey(userID)
+	if err := s.throttle.clear(ctx, s.throttle.keys(account, clientOf(ctx).Addr)); err != nil {
+		s.log.WarnContext(ctx, "users: sign-in failures not cleared", "user", userID, "err", err)
+	}
 }
 
 func (s *service) Authenticate(ctx context.Context, token string) (*Principal, error) {
@@ -277,9 +317,9 @@ func (s *service) SignOut(ctx context.Context, token string) error {
 		return s.storeErr(ctx, "delete token", err)
 	}
 	if t.Kind == TokenAPIKey {
-		s.emit(Event{Type: EventAPIKeyRevoked, UserID: t.UserID})
+		s.emit(ctx, Event{Type: EventAPIKeyRevoked, UserID: t.UserID})
 	} else {
-		s.emit(Event{Type: EventSignedOut, UserID: t.UserID})
+		s.emit(ctx, Event{Type: EventSignedOut, UserID: t.UserID})
 	}
 	return nil
 }
@@ -304,7 +344,7 @@ func (s *service) revoke(ctx context.Context, userID string, r revocation) error
 	if err != nil {
 		return s.storeErr(ctx, "revoke credentials", err)
 	}
-	s.emit(Event{Type: EventSessionsRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
+	s.emit(ctx, Event{Type: EventSessionsRevoked, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }
 
@@ -349,115 +389,4 @@ func (r revocation) apply(ctx context.Context, tx Store, userID string, keep Dig
 		return tx.PutToken(ctx, kept)
 	}
 	return nil
-}
-
-// Throttle configures the per-account sign-in throttle. It counts failed password checks per
-// username (whether or not the account exists, so it reveals nothing); from the MaxFailures-th
-// failure on, each failure locks the username out for a delay that doubles from BaseDelay up
-// to MaxDelay. A successful sign-in or a password reset clears the count. Counts live in the
-// Service's memory, at most MaxTracked usernames (the least recently failed are forgotten
-// first), so they are per process.
-type Throttle struct {
-	MaxFailures int           // failures allowed before delays start; default 10; negative: no throttle
-	BaseDelay   time.Duration // first delay; default 1 second
-	MaxDelay    time.Duration // longest delay; default 1 hour
-	MaxTracked  int           // usernames remembered; default 100,000
-}
-
-func (t *Throttle) setDefaults() {
-	if t.MaxFailures == 0 {
-		t.MaxFailures = 10
-	}
-	setDefault(&t.BaseDelay, time.Second)
-	setDefault(&t.MaxDelay, time.Hour)
-	setDefault(&t.MaxTracked, 100_000)
-}
-
-// throttle is the in-memory state of Throttle: a map with least-recently-failed eviction.
-type throttle struct {
-	cfg     Throttle
-	mu      sync.Mutex
-	entries map[Digest]*list.Element
-	order   *list.List // of *throttleEntry, most recent failure at the front
-}
-
-type throttleEntry struct {
-	key      Digest
-	failures int
-	until    time.Time
-}
-
-func newThrottle(cfg Throttle) *throttle {
-	return &throttle{cfg: cfg, entries: make(map[Digest]*list.Element), order: list.New()}
-}
-
-// throttleKey is the key of a username in the throttle: the digest of its folded form, so
-// that every entry has the same small size whatever a client sends.
-func throttleKey(username string) Digest {
-	return DigestOf(Fold(strings.TrimSpace(username)))
-}
-
-// wait returns how long key is locked out at now, or 0.
-func (t *throttle) wait(key Digest, now time.Time) time.Duration {
-	if t.cfg.MaxFailures < 0 {
-		return 0
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if el, ok := t.entries[key]; ok {
-		if d := el.Value.(*throttleEntry).until.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-// fail records a failure for key at now.
-func (t *throttle) fail(key Digest, now time.Time) {
-	if t.cfg.MaxFailures < 0 {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	el, ok := t.entries[key]
-	if !ok {
-		if t.order.Len() >= t.cfg.MaxTracked {
-			oldest := t.order.Back()
-			t.order.Remove(oldest)
-			delete(t.entries, oldest.Value.(*throttleEntry).key)
-		}
-		el = t.order.PushFront(&throttleEntry{key: key})
-		t.entries[key] = el
-	} else {
-		t.order.MoveToFront(el)
-	}
-	e := el.Value.(*throttleEntry)
-	e.failures++
-	if over := e.failures - t.cfg.MaxFailures; over >= 0 {
-		delay := t.cfg.MaxDelay
-		if over < 32 {
-			delay = min(t.cfg.BaseDelay<<over, t.cfg.MaxDelay)
-		}
-		if delay <= 0 { // overflow
-			delay = t.cfg.MaxDelay
-		}
-		e.until = now.Add(delay)
-	}
-}
-
-// reset forgets key's failures.
-func (t *throttle) reset(key Digest) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if el, ok := t.entries[key]; ok {
-		t.order.Remove(el)
-		delete(t.entries, key)
-	}
-}
-
-// len returns how many keys are tracked.
-func (t *throttle) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.order.Len()
 }

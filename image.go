@@ -49,7 +49,7 @@ func (s *service) SetImage(ctx context.Context, userID string, data []byte) (*Im
 	if err != nil {
 		return nil, s.storeErr(ctx, "put image", err)
 	}
-	s.emit(Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
+	s.emit(ctx, Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
 	return img, nil
 }
 
@@ -76,6 +76,6 @@ func (s *service) DeleteImage(ctx context.Context, userID string) error {
 	if err != nil {
 		return s.storeErr(ctx, "delete image", err)
 	}
-	s.emit(Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
+	s.emit(ctx, Event{Type: EventUserUpdated, UserID: userID, ActorID: actorID(ctx, userID)})
 	return nil
 }

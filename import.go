@@ -193,7 +193,7 @@ func (s *service) Import(ctx context.Context, us []*User) ([]ImportResult, error
 		}
 	}
 	if created > 0 {
-		s.emit(Event{Type: EventUsersImported})
+		s.emit(ctx, Event{Type: EventUsersImported})
 	}
 	return results, nil
 }

@@ -52,7 +52,7 @@ func (s *service) Register(ctx context.Context, r Registration) error {
 	if u.PasswordHash, err = s.hash(ctx, r.Password); err != nil {
 		return err
 	}
-	s.background(func(ctx context.Context) { s.register(ctx, u) })
+	s.backgroundFor(ctx, func(ctx context.Context) { s.register(ctx, u) })
 	return nil
 }
 
@@ -70,7 +70,7 @@ func (s *service) SignUp(ctx context.Context, r Registration) (*Session, error) 
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, s.storeErr(ctx, "create user", err)
 	}
-	s.emit(Event{Type: EventUserCreated, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventUserCreated, UserID: u.ID})
 	sess, err := s.issueSession(ctx, u.ID, u.PasswordHash, "")
 	if err != nil {
 		return nil, s.storeErr(ctx, "new session", err)
@@ -102,8 +102,8 @@ func (s *service) register(ctx context.Context, u *User) {
 		_ = s.storeErr(ctx, "create user", err)
 		return
 	}
-	s.emit(Event{Type: EventUserCreated, UserID: u.ID})
-	s.emit(Event{Type: EventRegistered, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventUserCreated, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventRegistered, UserID: u.ID})
 	s.mailCode(ctx, u, TokenVerify, MailVerifyEmail, s.cfg.VerifyCodeTTL, mayVerify)
 }
 
@@ -119,7 +119,7 @@ func (s *service) ResendVerification(ctx context.Context, email string) error {
 	if s.cfg.Mailer == nil {
 		return errNoMailer
 	}
-	s.background(func(ctx context.Context) {
+	s.backgroundFor(ctx, func(ctx context.Context) {
 		u, err := s.store.GetUserByEmail(ctx, email)
 		if errors.Is(err, ErrNotFound) {
 			return
@@ -158,7 +158,7 @@ func (s *service) VerifyEmail(ctx context.Context, code string) (*User, error) {
 	if err != nil {
 		return nil, s.storeErr(ctx, "verify e-mail", err)
 	}
-	s.emit(Event{Type: EventEmailVerified, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventEmailVerified, UserID: u.ID})
 	return u, nil
 }
 
@@ -186,7 +186,7 @@ func (s *service) Approve(ctx context.Context, userID string) (*User, error) {
 		return nil, s.storeErr(ctx, "approve user", err)
 	}
 	if changed {
-		s.emit(Event{Type: EventApproved, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
+		s.emit(ctx, Event{Type: EventApproved, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	}
 	return u, nil
 }

@@ -237,41 +237,43 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 		}
 	}
 	var u *User
-	var key Digest
+	var account Digest
 	if c.UserID != "" {
 		var err error
 		if u, err = s.store.GetUser(ctx, c.UserID); err != nil {
 			return s.storeErr(ctx, "get user", err)
 		}
-		key = throttleKey(u.Username)
+		account = accountKey(u.ID)
 	} else {
 		email, err := NormalizeEmail(c.Email)
 		if err != nil {
 			return err
 		}
-		// Keyed by the address given, known or not, so that the throttle tells nothing.
-		key = throttleKey(email)
 		u, err = s.store.GetUserByEmail(ctx, email)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return s.storeErr(ctx, "get user by email", err)
 		}
-	}
-	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
-		return &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}
+		// An unknown address is counted by itself, so that the throttle tells nothing.
+		account = nameKey(email)
+		if u != nil {
+			account = accountKey(u.ID)
+		}
 	}
 	hash := s.dummy
 	if u != nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	ok, _, err := s.verify(ctx, c.OldPassword, hash)
-	if err != nil {
+	ok, _, err := s.verifyThrottled(ctx, account, c.OldPassword, hash)
+	switch {
+	case ErrorCode(err) == CodeThrottled:
+		s.emit(ctx, failedSignIn(EventSignInThrottled, u))
 		return err
-	}
-	if !ok || hash == s.dummy {
-		s.throttle.fail(key, s.cfg.Now())
+	case err != nil:
+		return err
+	case !ok:
+		s.emit(ctx, failedSignIn(EventSignInFailed, u))
 		return ErrWrongPassword
 	}
-	s.throttle.reset(key)
 	if c.UserID == "" {
 		if err := s.signInErr(u); err != nil {
 			return err
@@ -289,7 +291,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if err := s.setPassword(ctx, set); err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordChanged, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID})
 	return nil
 }
 
@@ -320,7 +322,7 @@ func (s *service) adminSetPassword(ctx context.Context, u *User, password string
 	if err := s.setPassword(ctx, passwordSet{userID: u.ID, password: password, action: ActionSetPassword}); err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return nil
 }
 
@@ -343,7 +345,7 @@ func (s *service) GeneratePassword(ctx context.Context, userID string) (string, 
 	if err := s.setPassword(ctx, set); err != nil {
 		return "", err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID, ActorID: actorID(ctx, u.ID)})
 	return password, nil
 }
 
@@ -441,8 +443,8 @@ func (s *service) setPassword(ctx context.Context, set passwordSet) error {
 	if err != nil {
 		return s.storeErr(ctx, "set password", err)
 	}
-	s.throttle.reset(throttleKey(user.Username))
-	s.emit(Event{Type: EventSessionsRevoked, UserID: user.ID, ActorID: actorID(ctx, user.ID)})
+	s.clearThrottle(ctx, user.ID)
+	s.emit(ctx, Event{Type: EventSessionsRevoked, UserID: user.ID, ActorID: actorID(ctx, user.ID)})
 	if !set.mustChange {
 		s.mailNotice(user, MailPasswordChanged)
 	}
@@ -506,7 +508,7 @@ func (s *service) ForgotPassword(ctx context.Context, email string) error {
 	}
 	// Everything that depends on whether the address is known happens in the background, so
 	// that neither the answer nor its timing tells.
-	s.background(func(ctx context.Context) { s.mailResetCode(ctx, email) })
+	s.backgroundFor(ctx, func(ctx context.Context) { s.mailResetCode(ctx, email) })
 	return nil
 }
 
@@ -523,12 +525,18 @@ func (s *service) mailResetCode(ctx context.Context, email string) {
 	}
 	mayReset := func(u *User) bool { return u.Status == StatusActive && !u.PasswordResetDisallowed }
 	if s.mailCode(ctx, u, TokenReset, MailPasswordReset, s.cfg.ResetCodeTTL, mayReset) {
-		s.emit(Event{Type: EventPasswordForgot, UserID: u.ID})
+		s.emit(ctx, Event{Type: EventPasswordForgot, UserID: u.ID})
 	}
 }
 
-// mailCode issues u a single-use code of the kind, voiding their earlier codes of that kind
-// (one outstanding code at a time), and mails it to them as a mail of mailKind. The user is
+// liveResetCodes is how many password-reset codes of a user stay valid at once: a new one voids
+// all but the newest of the earlier ones, so that requests by someone else cannot keep the owner
+// from using the code they were just mailed.
+const liveResetCodes = 3
+
+// mailCode issues u a single-use code of the kind and mails it to them as a mail of mailKind.
+// A verification code voids the user's earlier ones (one outstanding code at a time); a reset
+// code voids all but the newest liveResetCodes-1 earlier ones. The user is
 // read again in the transaction that issues the code, which issues none unless eligible
 // holds for them there, so that no code outlives a change that revokes codes. It reports
 // whether the code was issued; failures are logged, without the code.
@@ -545,7 +553,7 @@ func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKin
 		if !eligible(cur) || Fold(cur.Email) != Fold(u.Email) {
 			return nil // changed meanwhile: no longer theirs to have
 		}
-		if _, err := tx.DeleteUserTokens(ctx, u.ID, kind); err != nil {
+		if err := voidEarlierCodes(ctx, tx, u.ID, kind, s.cfg.Now()); err != nil {
 			return err
 		}
 		if code, exp, err = s.issueToken(ctx, tx, kind, u.ID, ttl); err != nil {
@@ -566,6 +574,31 @@ func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKin
 	}
 	s.send(ctx, Mail{Kind: mailKind, To: to.Email, UserID: to.ID, Name: to.Name, Code: code, Expires: exp})
 	return true
+}
+
+// voidEarlierCodes removes the user's codes of the kind that a new one voids at now: all of
+// them for a verification code; for a reset code, the expired ones and all but the newest
+// liveResetCodes-1 of the others.
+func voidEarlierCodes(ctx context.Context, tx Store, userID string, kind TokenKind, now time.Time) error {
+	if kind != TokenReset {
+		_, err := tx.DeleteUserTokens(ctx, userID, kind)
+		return err
+	}
+	codes, err := tx.ListTokens(ctx, userID, kind) // oldest first
+	if err != nil {
+		return err
+	}
+	keep := liveResetCodes - 1
+	for i := len(codes) - 1; i >= 0; i-- {
+		if !codes[i].Expired(now) && keep > 0 {
+			keep--
+			continue
+		}
+		if err := tx.DeleteToken(ctx, codes[i].Digest); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // send hands m to the Mailer, logging a failure without the code.
@@ -649,6 +682,6 @@ func (s *service) ResetPassword(ctx context.Context, code, password string) erro
 	if err != nil {
 		return err
 	}
-	s.emit(Event{Type: EventPasswordReset, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID})
 	return nil
 }

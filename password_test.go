@@ -340,14 +340,47 @@ func TestResetPassword(t *testing.T) {
 		require.NoError(t, err)
 	})
 
-	t.Run("a new request voids the earlier code", func(t *testing.T) {
+	t.Run("the three newest codes are valid", func(t *testing.T) {
 		h := newHarness(t)
 		h.create(t, alice, alicePassword)
+		var codes []string
+		for range 5 {
+			codes = append(codes, h.resetCode(t, alice))
+			h.clock.Advance(time.Second)
+		}
+		// A password the policy refuses tells a valid code (field "password", the code
+		// kept) from a void one (field "code").
+		for i, want := range []string{"code", "code", "password", "password", "password"} {
+			err := h.svc.ResetPassword(ctx, codes[i], "short")
+			assertCode(t, err, users.CodeInvalid, want)
+		}
+		require.NoError(t, h.svc.ResetPassword(ctx, codes[2], otherPassword), "a code requested before two others")
+		assertCode(t, h.svc.ResetPassword(ctx, codes[4], otherPassword), users.CodeInvalid, "code")
+		h.signIn(t, alice, otherPassword)
+	})
+
+	t.Run("requests by someone else do not void the owner's code", func(t *testing.T) {
+		h := newHarness(t)
+		h.create(t, alice, alicePassword)
+		mine := h.resetCode(t, alice)
+		for range 2 { // someone else asks for codes for the address
+			h.resetCode(t, alice)
+		}
+		require.NoError(t, h.svc.ResetPassword(ctx, mine, otherPassword))
+	})
+
+	t.Run("expired codes take no place", func(t *testing.T) {
+		h := newHarness(t)
+		h.create(t, alice, alicePassword)
+		old := h.resetCode(t, alice)
+		h.clock.Advance(time.Hour)
 		first := h.resetCode(t, alice)
-		second := h.resetCode(t, alice)
-		require.NotEqual(t, first, second)
-		assertCode(t, h.svc.ResetPassword(ctx, first, otherPassword), users.CodeInvalid, "code")
-		require.NoError(t, h.svc.ResetPassword(ctx, second, otherPassword))
+		h.resetCode(t, alice)
+		assertCode(t, h.svc.ResetPassword(ctx, old, otherPassword), users.CodeInvalid, "code")
+		n, err := h.store.DeleteExpiredTokens(ctx, h.clock.Now(), 0)
+		require.NoError(t, err)
+		assert.Zero(t, n, "the expired code was removed when a new one was issued")
+		require.NoError(t, h.svc.ResetPassword(ctx, first, otherPassword))
 	})
 
 	t.Run("expires after the TTL", func(t *testing.T) {

@@ -243,7 +243,8 @@ func TestEvents(t *testing.T) {
 		{users.EventUserCreated, "bob", 1},
 		{users.EventSignedIn, "alice", 4},
 		{users.EventSignInFailed, "alice", 1},
-		{users.EventSignInFailed, "", 15},
+		{users.EventSignInFailed, "", 11},   // ten for mallory, then one typed as a username
+		{users.EventSignInThrottled, "", 5}, // mallory's last five
 		{users.EventSignedOut, "bob", 1},
 		{users.EventPasswordChanged, "alice", 1},
 		{users.EventPasswordForgot, "alice", 1},

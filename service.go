@@ -45,7 +45,8 @@ type Service interface {
 	NewSession(ctx context.Context, userID string) (*Session, error)
 	// SignIn checks the username and password and issues a bearer token. An unknown username,
 	// a user without a password and a wrong password all return the same ErrUnauthorized after
-	// the same work. After too many failures for one username it returns ErrThrottled with
+	// the same work. After too many failures for one account (or name that is none) from the
+	// client's address, or from all addresses (see Throttle), it returns ErrThrottled with
 	// RetryAfter set, whether or not the account exists. A correct password for a user who is
 	// not active returns ErrForbidden. The session is issued in the transaction that reads
 	// the user again: a sign-in whose password check raced a change of password, a disabling
@@ -117,9 +118,10 @@ type Service interface {
 	// SetPasswordByEmail is SetPassword for the user with this e-mail address.
 	SetPasswordByEmail(ctx context.Context, email, password string) error
 	// ForgotPassword mails a single-use reset code to the user with this e-mail address, when
-	// there is an active one whose PasswordResetDisallowed is not set, voiding the user's
-	// earlier codes. It answers the same, in the
-	// same time, whether or not there is: nil, or ErrInvalid for an address that is not an
+	// there is an active one whose PasswordResetDisallowed is not set. At most three codes of a
+	// user are valid at once: a new one voids all but the two newest earlier ones, so that
+	// requests by someone else do not void the code the owner is about to use. It answers the
+	// same, in the same time, whether or not there is: nil, or ErrInvalid for an address that is not an
 	// e-mail address, or ErrInternal when no Mailer is configured. The look-up, the code and
 	// the mail happen in the background; Close waits for them.
 	ForgotPassword(ctx context.Context, email string) error
@@ -387,7 +389,8 @@ type Config struct {
 	MaxHashWait time.Duration
 	// Passwords is the password policy.
 	Passwords PasswordPolicy
-	// Throttle is the per-account sign-in throttle.
+	// Throttle is the sign-in throttle, counted per account and client address, and kept in
+	// the Store when it implements ThrottleStore.
 	Throttle Throttle
 
 	// SessionTTL is the lifetime of a bearer token; default 30 days.
@@ -432,6 +435,9 @@ type Event struct {
 	ActorID  string // who acted, when the call carried an actor other than the user (see WithActor)
 	TicketID string // for deletion events
 	Step     string // for deletion step events
+	// Client is where the request that caused the event came from (see WithClient): the
+	// zero Client for a call without one, and for the deletion worker's events.
+	Client Client
 }
 
 // EventType names an Event.
@@ -442,7 +448,8 @@ const (
 	EventUserCreated       EventType = "user.created"
 	EventUserUpdated       EventType = "user.updated"
 	EventSignedIn          EventType = "user.signed-in"
-	EventSignInFailed      EventType = "user.sign-in-failed"
+	EventSignInFailed      EventType = "user.sign-in-failed"    // a wrong password at sign-in, change of password or re-authentication, or a sign-in refused
+	EventSignInThrottled   EventType = "user.sign-in-throttled" // a password check refused by the Throttle before it was made
 	EventSignedOut         EventType = "user.signed-out"
 	EventPasswordChanged   EventType = "password.changed"
 	EventPasswordReset     EventType = "password.reset"
@@ -524,7 +531,7 @@ func New(store Store, cfg Config) (Service, error) {
 		log:      cfg.Logger,
 		hasher:   cfg.Hasher,
 		gate:     newHashGate(&cfg),
-		throttle: newThrottle(cfg.Throttle),
+		throttle: newThrottle(cfg.Throttle, store),
 		workerID: uuid.NewString(),
 		wake:     make(chan struct{}, 1),
 		jobSem:   make(chan struct{}, maxBackgroundJobs),
@@ -602,13 +609,15 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // now returns the configured clock's time in canonical form.
 func (s *service) now() time.Time { return CanonicalTime(s.cfg.Now()) }
 
-func (s *service) emit(e Event) {
+// emit hands e to Config.OnEvent, with the time and the client of ctx.
+func (s *service) emit(ctx context.Context, e Event) {
 	if s.cfg.OnEvent == nil {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
+	e.Client = clientOf(ctx)
 	s.cfg.OnEvent(e)
 }
 
@@ -675,7 +684,7 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, s.storeErr(ctx, "create user", err)
 	}
-	s.emit(Event{Type: EventUserCreated, UserID: u.ID, ActorID: actorID(ctx, u.ID), Time: now})
+	s.emit(ctx, Event{Type: EventUserCreated, UserID: u.ID, ActorID: actorID(ctx, u.ID), Time: now})
 	return u, nil
 }
 
@@ -888,22 +897,22 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		return nil, s.storeErr(ctx, "update user", err)
 	}
 	by := actorID(ctx, u.ID)
-	s.emit(Event{Type: EventUserUpdated, UserID: u.ID, ActorID: by})
+	s.emit(ctx, Event{Type: EventUserUpdated, UserID: u.ID, ActorID: by})
 	if p.Password != nil {
-		s.throttle.reset(throttleKey(u.Username))
-		s.emit(Event{Type: EventPasswordReset, UserID: u.ID, ActorID: by})
+		s.clearThrottle(ctx, u.ID)
+		s.emit(ctx, Event{Type: EventPasswordReset, UserID: u.ID, ActorID: by})
 		s.mailNotice(u, MailPasswordChanged)
 	}
 	switch {
 	case Fold(u.Email) != Fold(cur.Email):
-		s.emit(Event{Type: EventEmailChanged, UserID: u.ID, ActorID: by})
+		s.emit(ctx, Event{Type: EventEmailChanged, UserID: u.ID, ActorID: by})
 		s.mailNotice(cur, MailEmailChanged) // to the old address
 	case u.Username != cur.Username:
-		s.emit(Event{Type: EventUsernameChanged, UserID: u.ID, ActorID: by})
+		s.emit(ctx, Event{Type: EventUsernameChanged, UserID: u.ID, ActorID: by})
 		s.mailNotice(cur, MailUsernameChanged)
 	}
 	if revoke&revokeSessions != 0 {
-		s.emit(Event{Type: EventSessionsRevoked, UserID: u.ID, ActorID: by})
+		s.emit(ctx, Event{Type: EventSessionsRevoked, UserID: u.ID, ActorID: by})
 	}
 	return u, nil
 }

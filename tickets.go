@@ -62,7 +62,7 @@ func (s *service) Delete(ctx context.Context, userID string) (*Ticket, error) {
 		return nil, s.storeErr(ctx, "start deletion", err)
 	}
 	if created {
-		s.emit(Event{Type: EventDeletionStarted, UserID: userID, TicketID: ticket.ID, ActorID: actorID(ctx, userID)})
+		s.emit(ctx, Event{Type: EventDeletionStarted, UserID: userID, TicketID: ticket.ID, ActorID: actorID(ctx, userID)})
 		s.poke()
 	}
 	return ticket, nil
@@ -145,7 +145,7 @@ func (s *service) CancelDeletion(ctx context.Context, ticketID string) (*Ticket,
 	if err != nil {
 		return nil, s.storeErr(ctx, "cancel deletion", err)
 	}
-	s.emit(Event{Type: EventDeletionCancelled, UserID: t.UserID, TicketID: t.ID, ActorID: actorID(ctx, t.UserID)})
+	s.emit(ctx, Event{Type: EventDeletionCancelled, UserID: t.UserID, TicketID: t.ID, ActorID: actorID(ctx, t.UserID)})
 	return t, nil
 }
 
@@ -234,7 +234,7 @@ func (s *service) runTicket(ctx context.Context, t *Ticket) {
 			s.logTicketLost(t, err)
 			return
 		}
-		s.emit(Event{Type: EventDeletionStep, UserID: t.UserID, TicketID: t.ID, Step: name})
+		s.emit(ctx, Event{Type: EventDeletionStep, UserID: t.UserID, TicketID: t.ID, Step: name})
 	}
 }
 
@@ -283,8 +283,8 @@ func (s *service) finish(ctx context.Context, t *Ticket) {
 		s.stepFailed(ctx, t, stepRemoveUser, err)
 		return
 	}
-	s.emit(Event{Type: EventDeletionStep, UserID: t.UserID, TicketID: t.ID, Step: stepRemoveUser})
-	s.emit(Event{Type: EventDeletionCompleted, UserID: t.UserID, TicketID: t.ID})
+	s.emit(ctx, Event{Type: EventDeletionStep, UserID: t.UserID, TicketID: t.ID, Step: stepRemoveUser})
+	s.emit(ctx, Event{Type: EventDeletionCompleted, UserID: t.UserID, TicketID: t.ID})
 }
 
 // stepFailed schedules another attempt at the step with exponential back-off, releasing the
@@ -308,7 +308,7 @@ func (s *service) stepFailed(ctx context.Context, t *Ticket, name string, cause 
 		return
 	}
 	if final {
-		s.emit(Event{Type: EventDeletionFailed, UserID: t.UserID, TicketID: t.ID, Step: name})
+		s.emit(ctx, Event{Type: EventDeletionFailed, UserID: t.UserID, TicketID: t.ID, Step: name})
 	}
 }
 

@@ -197,8 +197,15 @@
 // Sign-in and change-password (RateLimits.SignIn), sign-up and registration
 // (RateLimits.Create), forgot-password and resending a verification code
 // (RateLimits.ForgotPassword) are limited per client address (on by default), on top of the
-// Service's per-account throttle. The address is the connection's, or the one a trusted
-// proxy writes in Options.ClientIPHeader.
+// Service's sign-in throttle. The address is the connection's, or the one a trusted
+// proxy writes in Options.ClientIPHeader. The limits are kept in the process, so N instances
+// allow a client N times as much: Options.Limiter plugs a Limiter shared by the instances,
+// and a global per-address limit belongs at the edge proxy. The Service's throttle, which
+// counts failed sign-ins per account and client address, holds across instances when its
+// Store keeps the counts (users.ThrottleStore).
+//
+// Every request's context carries its client (users.WithClient): that address and the
+// User-Agent, which the Service counts failed sign-ins by and records in its events.
 //
 // # Middleware
 //

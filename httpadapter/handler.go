@@ -45,10 +45,16 @@ type Options struct {
 	// RateLimits are the per-client-address limits of sign-in, sign-up and forgot-password.
 	// The zero value means the defaults; see RateLimits to turn one off.
 	RateLimits RateLimits
+	// Limiter, when set, decides the rate limits in place of the in-process ones of
+	// RateLimits, which are then ignored: an app plugs one shared by its instances (see
+	// Limiter). Nil: NewLimiter(RateLimits).
+	Limiter Limiter
 	// ClientIPHeader names a header, such as "X-Forwarded-For" or "X-Real-IP", that a
 	// trusted reverse proxy in front of the handler sets to the client's address; rate limits
-	// are then kept by the last address it lists. Set it only behind such a proxy: a client
-	// can write any header. Empty: the connection's address (RemoteAddr).
+	// are then kept by the last address it lists, and so is the client the Service counts
+	// failed sign-ins by and records in its events (users.WithClient, set on every request).
+	// Set it only behind such a proxy: a client can write any header. Empty: the
+	// connection's address (RemoteAddr).
 	ClientIPHeader string
 	// MaxImageBytes bounds the body of a profile image (PUT /user/image, PUT and POST
 	// /users/{id}/image); a larger one is answered 413. Default DefaultMaxImageBytes (1 MiB).
@@ -117,7 +123,10 @@ func New(svc users.Service, opts Options) http.Handler {
 	if h.maxImport <= 0 {
 		h.maxImport = DefaultMaxImportBytes
 	}
-	h.limiters = newLimiters(opts)
+	h.limiter = opts.Limiter
+	if h.limiter == nil {
+		h.limiter = NewLimiter(opts.RateLimits)
+	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, h.wrap(rt))
 	}
@@ -125,8 +134,8 @@ func New(svc users.Service, opts Options) http.Handler {
 	return opts.CORS.handler(h.mux)
 }
 
-// handler serves the API. It is not changed after New, but for its limiters' state, which
-// they guard: it is safe for concurrent use.
+// handler serves the API. It is not changed after New, but for its limiter's state, which
+// it guards: it is safe for concurrent use.
 type handler struct {
 	svc        users.Service
 	auth       *Auth
@@ -136,7 +145,7 @@ type handler struct {
 	maxImage   int64
 	maxImport  int64
 	addrOf     func(*http.Request) netip.Addr
-	limiters   [limitKinds]*limiter // nil for noLimit and for limits turned off
+	limiter    Limiter
 	mux        *http.ServeMux
 	redirects  allowlist        // of Options.RedirectAllowlist
 	now        func() time.Time // the clock of the session cookie's max age
@@ -220,25 +229,11 @@ var routes = []route{
 	{"GET /openapi.json", anyone, noLimit, (*handler).openAPI},
 }
 
-// newLimiters returns the rate limiters of opts, by kind.
-func newLimiters(opts Options) [limitKinds]*limiter {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	n := opts.RateLimits.MaxClients
-	if n <= 0 {
-		n = DefaultMaxClients
-	}
-	l := opts.RateLimits
-	return [limitKinds]*limiter{
-		signInLimit:         newLimiter(l.SignIn, defaultSignInLimit, n, now),
-		createLimit:         newLimiter(l.Create, defaultCreateLimit, n, now),
-		forgotPasswordLimit: newLimiter(l.ForgotPassword, defaultForgotPasswordLimit, n, now),
-	}
-}
+// limitNames are the names of the limit kinds, as a Limiter is asked about them.
+var limitNames = [limitKinds]string{signInLimit: LimitSignIn, createLimit: LimitCreate, forgotPasswordLimit: LimitForgotPassword}
 
-// wrap returns the handler of a route: its rate limit, then its access check, then serve.
+// wrap returns the handler of a route: the client in the context, its rate limit, then its
+// access check, then serve.
 func (h *handler) wrap(rt route) http.Handler {
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.serve(h, w, r); err != nil {
@@ -256,7 +251,8 @@ func (h *handler) wrap(rt route) http.Handler {
 		next = h.auth.RequireScope(users.RoleAdmin)(next)
 	}
 	next = h.guardSession(rt, next)
-	return h.redirecting(rt, h.limiters[rt.limit].limit(next, h.addrOf, h.fail))
+	next = h.redirecting(rt, limit(h.limiter, limitNames[rt.limit], next, h.addrOf, h.now, h.fail))
+	return withClient(next, h.addrOf)
 }
 
 // errorWriter writes an error response.

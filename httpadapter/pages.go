@@ -35,6 +35,9 @@ type PagesOptions struct {
 	// RateLimits limits the sign-in page per client address, with RateLimits.SignIn (the
 	// other limits do not apply here). The zero value means the default.
 	RateLimits RateLimits
+	// Limiter, when set, decides the sign-in page's limit (LimitSignIn) in place of
+	// RateLimits; see Options.Limiter.
+	Limiter Limiter
 	// ClientIPHeader is the header a trusted proxy writes the client's address in; see
 	// Options.ClientIPHeader.
 	ClientIPHeader string
@@ -89,11 +92,11 @@ func Pages(svc users.Service, opts PagesOptions) http.Handler {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	maxClients := opts.RateLimits.MaxClients
-	if maxClients <= 0 {
-		maxClients = DefaultMaxClients
+	p.limiter = opts.Limiter
+	if p.limiter == nil {
+		p.limiter = NewLimiter(RateLimits{SignIn: opts.RateLimits.SignIn, Create: RateLimit{Burst: -1},
+			ForgotPassword: RateLimit{Burst: -1}, MaxClients: opts.RateLimits.MaxClients})
 	}
-	p.signInLimit = newLimiter(opts.RateLimits.SignIn, defaultSignInLimit, maxClients, p.now)
 	p.csp = contentSecurityPolicy(p.redirects)
 
 	p.mux.HandleFunc("GET /reset-password", p.resetForm)
@@ -109,7 +112,7 @@ func Pages(svc users.Service, opts PagesOptions) http.Handler {
 	p.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, notFoundPage, pageData{Error: "There is no such page."})
 	})
-	return p.mux
+	return withClient(p.mux, p.addrOf)
 }
 
 // pages serves the HTML pages. It is not changed after Pages, but for its limiter, which
@@ -119,7 +122,7 @@ type pages struct {
 	cookie      *Cookie
 	redirects   allowlist
 	crossOrigin *http.CrossOriginProtection
-	signInLimit *limiter // nil when off
+	limiter     Limiter
 	addrOf      func(*http.Request) netip.Addr
 	log         *slog.Logger
 	now         func() time.Time
@@ -415,10 +418,8 @@ func (p *pages) signIn(w http.ResponseWriter, r *http.Request, form fields, d *p
 	if err := required("username", d.Username, "password", password); err != nil {
 		return signInPage, err
 	}
-	if p.signInLimit != nil {
-		if wait := p.signInLimit.wait(p.addrOf(r)); wait > 0 {
-			return signInPage, &users.Error{Code: users.CodeThrottled, Message: "too many requests; try again later", RetryAfter: wait}
-		}
+	if ok, wait := p.limiter.Allow(r.Context(), LimitSignIn, network(p.addrOf(r)), p.now()); !ok {
+		return signInPage, &users.Error{Code: users.CodeThrottled, Message: "too many requests; try again later", RetryAfter: wait}
 	}
 	s, err := p.svc.SignIn(r.Context(), d.Username, password)
 	if err != nil {

@@ -270,6 +270,17 @@ func TestPagesSignInRateLimited(t *testing.T) {
 	assert.Equal(t, "Too many requests; try again later.", p.alert())
 }
 
+// A plugged Limiter decides the sign-in page's limit, with the client's address.
+func TestPagesSignInPluggedLimiter(t *testing.T) {
+	l := &recordingLimiter{refuse: map[string]bool{httpadapter.LimitSignIn: true}}
+	f := newPages(t, func(o *httpadapter.PagesOptions) { o.Limiter = l })
+	form := url.Values{"username": {"alice@example.com"}, "password": {alicePassword}}
+	p := f.post(t, "/sign-in", form)
+	assert.Equal(t, http.StatusTooManyRequests, p.status)
+	assert.Equal(t, "42", p.header.Get("Retry-After"))
+	assert.Equal(t, []string{"sign-in 192.0.2.1"}, l.calls())
+}
+
 // Without a cookie there is nothing to sign in to: no sign-in page, and no link to one.
 func TestPagesWithoutCookie(t *testing.T) {
 	f := newPages(t, func(o *httpadapter.PagesOptions) { o.Cookie = nil })

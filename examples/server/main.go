@@ -60,6 +60,18 @@
 // The rate limits are kept by the connection's address: behind a reverse proxy every client
 // shares the proxy's. An app in that position sets httpadapter.Options.ClientIPHeader.
 //
+// # Security log
+//
+// Every event of the Service (users.Event) is logged as one line with the message "security
+// event": sign-ins, failed (a warning) or throttled (a warning) and successful, sign-outs,
+// passwords changed, forgotten and reset, e-mail addresses and usernames changed, API keys
+// created and revoked, users created, registered, verified, approved, updated and deleted,
+// with the user's ID, the administrator who acted for someone else ("actor") and the
+// client's address and User-Agent. No line carries a password, hash, token, key or code.
+// For example, in the text format:
+//
+//	level=WARN msg="security event" event=user.sign-in-failed at=2025-03-14T09:26:53Z user=0199… username=ada@example.com client.addr=127.0.0.1 client.userAgent=curl/8.5.0
+//
 // # Browsers
 //
 // Beside the API the server serves the HTML pages the mails link to, GET and POST
@@ -273,7 +285,7 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 		mailer = dev
 	}
-	svc, err := users.New(store, cfg.serviceConfig(users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params}))
+	svc, err := users.New(store, cfg.serviceConfig(users.Config{Logger: log, Mailer: mailer, Argon2: argon2Params, OnEvent: securityLog(log)}))
 	if err != nil {
 		return err
 	}

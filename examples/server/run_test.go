@@ -134,7 +134,7 @@ func TestRunJSONLog(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"database open", "no mail directory: mails are logged with their codes, fit only for development",
-		"first administrator created", "listening", "shutting down", "stopped"}, msgs)
+		"security event", "first administrator created", "listening", "shutting down", "stopped"}, msgs)
 }
 
 func TestRunStoppedWhileStarting(t *testing.T) {
