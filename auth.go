@@ -127,7 +127,7 @@ func failedSignIn(u *User) Event {
 // ErrThrottled, or a context or internal error. It computes exactly one hash whether or not
 // the user exists, and rehashes a hash with outdated parameters on success.
 func (s *service) checkPassword(ctx context.Context, username, password string) (*User, error) {
-	username = strings.TrimSpace(username)
+	username = s.NameRules().lookupName(username)
 	key := throttleKey(username)
 	if wait := s.throttle.wait(key, s.cfg.Now()); wait > 0 {
 		return nil, &Error{Code: CodeThrottled, Message: "too many failed attempts; try again later", RetryAfter: wait}

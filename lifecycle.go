@@ -24,7 +24,7 @@ func (s *service) Register(ctx context.Context, r Registration) error {
 	}
 	now := s.now()
 	u := &User{ID: newID(), Username: username, Email: email, Name: r.Name, Status: status, Created: now, Updated: now}
-	if err := u.Normalize(); err != nil {
+	if err := u.NormalizeWith(s.NameRules()); err != nil {
 		return err
 	}
 	if r.Password == "" {
@@ -77,7 +77,7 @@ func (s *service) register(ctx context.Context, u *User) {
 }
 
 func (s *service) ResendVerification(ctx context.Context, email string) error {
-	email, err := NormalizeEmail(email)
+	email, err := s.NameRules().lookupEmail(email)
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		in.OrgID = org
 	}
 	draft := draftOf(in)
-	if err := draft.Normalize(); err != nil {
+	if err := draft.NormalizeWith(users.NameRulesOf(h.svc)); err != nil {
 		return err
 	}
 	if err := users.Authorize(actor, users.ActionCreate, draft); err != nil {
