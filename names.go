@@ -233,10 +233,12 @@ func (r NameRules) prepare(field string, p *precis.Profile, s string) (string, e
 		return "", invalid(field, "must not contain spaces")
 	}
 	out, err := p.String(s)
-	switch {
-	case errors.Is(err, bidirule.ErrInvalid):
-		return "", invalid(field, "must not mix right-to-left and left-to-right text")
-	case err != nil:
+	if err != nil {
+		// The profile may report the bidi rule for a character it refuses anyway: ask the
+		// class alone which fault it is.
+		if _, cerr := identifierClass.String(s); cerr == nil && errors.Is(err, bidirule.ErrInvalid) {
+			return "", invalid(field, "must not mix right-to-left and left-to-right text")
+		}
 		return "", invalid(field, "may contain only letters, digits, combining marks and ASCII punctuation")
 	}
 	if !r.AllowMixedScripts {
@@ -246,6 +248,10 @@ func (r NameRules) prepare(field string, p *precis.Profile, s string) (string, e
 	}
 	return out, nil
 }
+
+// identifierClass is the PRECIS IdentifierClass with the mappings of the username profiles
+// but not the bidi rule.
+var identifierClass = precis.NewIdentifier(precis.FoldWidth, precis.Norm(norm.NFC))
 
 // checkVisible refuses the characters that show nothing, or change how the text around them
 // is shown: format characters (zero-width space, soft hyphen, byte-order mark, bidirectional
