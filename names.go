@@ -284,29 +284,28 @@ var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSL
 
 // asciiDomain returns the domain lower-cased, converted to ASCII when it is internationalized.
 func asciiDomain(domain string) (string, error) {
-	for i := 0; i < len(domain); i++ {
-		if domain[i] >= utf8.RuneSelf {
-			a, err := idnaProfile.ToASCII(domain)
-			if err != nil {
-				return "", err
-			}
-			if !strings.Contains(a, ".") {
-				return "", errors.New("no dot")
-			}
-			return a, nil
-		}
+	if isASCII(domain) {
+		return strings.ToLower(domain), nil
 	}
-	return strings.ToLower(domain), nil
+	a, err := idnaProfile.ToASCII(domain)
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(a, ".") {
+		return "", errors.New("no dot")
+	}
+	return a, nil
 }
 
-// ASCIIDomain returns the address addr with the domain after its last "@" as NameRules.Email
-// stores it: lower-cased, and an internationalized domain in its ASCII ("xn--") form. It
-// returns addr unchanged when it has no "@" or its domain is not a valid domain name. It is
-// meant for stores upgrading addresses written by older versions, which kept domains as
-// typed, and is safe for concurrent use.
+// ASCIIDomain returns the address addr with an internationalized domain (after its last
+// "@") in the ASCII ("xn--") form NameRules.Email stores it in. It returns addr unchanged when
+// it has no "@", its domain is ASCII, or its domain is not a valid domain name. It is meant for
+// stores upgrading addresses written by older versions, which kept such domains as typed, so
+// that the Service, which looks addresses up in ASCII form, still finds them. It is safe for
+// concurrent use.
 func ASCIIDomain(addr string) string {
 	at := strings.LastIndexByte(addr, '@')
-	if at < 0 {
+	if at < 0 || isASCII(addr[at+1:]) {
 		return addr
 	}
 	d, err := asciiDomain(addr[at+1:])
@@ -314,6 +313,15 @@ func ASCIIDomain(addr string) string {
 		return addr
 	}
 	return addr[:at+1] + d
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // scripts are the Unicode scripts but Common and Inherited, the most used first, so that the
@@ -402,12 +410,10 @@ func mixedScripts(s string) (a, b string) {
 // lower-cased, without allocating when it has no upper-case letter. It is safe for
 // concurrent use.
 func Fold(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return foldUnicode(s)
-		}
+	if isASCII(s) {
+		return strings.ToLower(s)
 	}
-	return strings.ToLower(s)
+	return foldUnicode(s)
 }
 
 var caseFolder = cases.Fold() // stateless: safe for concurrent use
