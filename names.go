@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -425,6 +426,9 @@ func foldUnicode(s string) string {
 	// One round is a fixed point for nearly all text; the loop makes Fold idempotent for
 	// the rest, whose folding uncovers more to fold.
 	for range 4 {
+		if folded(s) {
+			break
+		}
 		t := foldOnce(s)
 		if t == s {
 			break
@@ -432,6 +436,29 @@ func foldUnicode(s string) string {
 		s = t
 	}
 	return s
+}
+
+// foldBufs are buffers for folded, which the case folder reads as bytes.
+var foldBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// folded reports whether foldOnce would return s unchanged, without allocating: s is in
+// NFKC, has nothing foldOnce maps or drops, and the case folder leaves all of it as it is. It
+// may report false for some text foldOnce leaves (a dot above), never true for text it
+// changes.
+func folded(s string) bool {
+	if !norm.NFKC.IsNormalString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == 'ı' || r == '\u0307' || invisible(r) {
+			return false
+		}
+	}
+	p := foldBufs.Get().(*[]byte)
+	defer foldBufs.Put(p)
+	*p = append((*p)[:0], s...)
+	n, err := caseFolder.Span(*p, true)
+	return err == nil && n == len(s)
 }
 
 func foldOnce(s string) string {

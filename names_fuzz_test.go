@@ -107,3 +107,44 @@ func FuzzLookAlikesConflict(f *testing.F) {
 		assert.ErrorIs(t, err, users.ErrConflict, "%+q and %+q fold alike", pa, pb)
 	})
 }
+
+// BenchmarkFold measures Fold on an ASCII address, which is only lower-cased, and on text
+// beyond ASCII, which is normalized and case-folded.
+func BenchmarkFold(b *testing.B) {
+	for _, bb := range []struct{ name, s string }{
+		{"ASCII lower", "alice.liddell@example.com"},
+		{"ASCII mixed case", "Alice.Liddell@Example.com"},
+		{"Latin accents", "Ren\u00e9e M\u00fcller-Stra\u00dfe"},
+		{"Cyrillic", "\u0418\u0432\u0430\u043d \u041f\u0435\u0442\u0440\u043e\u0432"},
+		{"fullwidth", "ＡＬＩＣＥ@example.com"},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = users.Fold(bb.s)
+			}
+		})
+	}
+}
+
+// BenchmarkPrepareName measures preparing an e-mail address and a handle.
+func BenchmarkPrepareName(b *testing.B) {
+	for _, bb := range []struct {
+		name  string
+		rules users.NameRules
+		s     string
+	}{
+		{"address ASCII", users.NameRules{}, "Alice.Liddell@Example.com"},
+		{"address Unicode", users.NameRules{}, "ren\u00e9e.m\u00fcller@b\u00fccher.de"},
+		{"handle", users.NameRules{Usernames: users.UsernameHandle}, "Alice_92"},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bb.rules.Username(bb.s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
