@@ -13,6 +13,25 @@
 // Secrets never leave the package: the password hash is not marshalled (but by MarshalRecord,
 // which writes it for Export on purpose), and no error message, log line or event carries a
 // password, hash, token or code.
+//
+// # Usernames and e-mail addresses
+//
+// A username is an e-mail address or, with Config.Usernames set to UsernameHandle, a handle
+// such as "alice_92" beside an optional e-mail address. Names are prepared before they are
+// stored, so that no two users' names look alike (see NameRules for every rule):
+//
+//   - the local part of an address and a handle follow the PRECIS username profiles of
+//     RFC 8265: fullwidth letters become plain ones, accents are composed, and invisible or
+//     formatting characters (zero-width space, soft hyphen, byte-order mark, right-to-left
+//     override), spaces and emoji are refused; a handle is lower-cased;
+//   - their letters must be of one script, so a Cyrillic "а" among Latin letters is refused,
+//     unless Config.AllowMixedScripts;
+//   - a domain is lower-cased, and an internationalized one stored in its ASCII ("xn--") form.
+//
+// Uniqueness and look-ups then go by Fold, which every Store keys users by: NFKC with full
+// case folding, invisible characters dropped, so that names differing only in case (beyond
+// ASCII too: "ß" and "ss"), width or composition are one user. A refused name is an
+// ErrInvalid naming the field, with a message that says what to change.
 package users
 
 import (
