@@ -360,6 +360,14 @@ func TestUpdateKeepsOlderNames(t *testing.T) {
 	_, err = h.svc.Update(ctx, old.ID, users.Update{Username: &same})
 	assertCode(t, err, users.CodeInvalid, "username")
 
+	noEmail := &users.User{ID: "0190a000-0000-7000-8000-000000000002", Username: "n\u043eemail@example.com",
+		Scope: []string{users.RoleUser}, Status: users.StatusActive, Created: h.clock.Now(), Updated: h.clock.Now()}
+	require.NoError(t, h.store.CreateUser(ctx, noEmail))
+	renamed := "noemail@example.com"
+	got, err = h.svc.Update(ctx, noEmail.ID, users.Update{Username: &renamed})
+	require.NoError(t, err)
+	assert.Equal(t, renamed, got.Email, "an empty e-mail defaults to the new username, as ever")
+
 	found, err := h.svc.GetByEmail(ctx, "p\u0430ypal@example.com")
 	require.NoError(t, err, "an address stored under older rules is still found")
 	assert.Equal(t, old.ID, found.ID)

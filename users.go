@@ -254,7 +254,7 @@ func (u *User) NormalizeWith(r NameRules) error { return u.normalize(r, nil) }
 func (u *User) normalize(r NameRules, cur *User) error {
 	var err error
 	keepUsername := cur != nil && u.Username == cur.Username
-	keepEmail := cur != nil && u.Email == cur.Email
+	keepEmail := cur != nil && u.Email == cur.Email && u.Email != ""
 	if !keepUsername {
 		if u.Username, err = r.Username(u.Username); err != nil {
 			return err
