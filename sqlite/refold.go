@@ -71,9 +71,13 @@ func refold(ctx context.Context, tx *sql.Tx) error {
 	)`); err != nil {
 		return err
 	}
+	insert, err := tx.PrepareContext(ctx, "INSERT INTO temp.refold (seq, username_key, email_key) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
 	for _, r := range changed {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO temp.refold (seq, username_key, email_key) VALUES (?, ?, ?)",
-			r.seq, r.usernameKey, nullIfEmpty(r.emailKey)); err != nil {
+		if _, err := insert.ExecContext(ctx, r.seq, r.usernameKey, nullIfEmpty(r.emailKey)); err != nil {
 			return err
 		}
 	}
@@ -87,10 +91,14 @@ func refold(ctx context.Context, tx *sql.Tx) error {
 		WHERE seq IN (SELECT seq FROM temp.refold)`); err != nil {
 		return err
 	}
+	update, err := tx.PrepareContext(ctx, `UPDATE users SET username = ?, email = ?, username_folded = ?,
+		email_folded = ?, name_folded = ? WHERE seq = ?`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
 	for _, r := range changed {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, username_folded = ?,
-			email_folded = ?, name_folded = ? WHERE seq = ?`,
-			r.username, r.email, r.usernameKey, nullIfEmpty(r.emailKey), r.nameKey, r.seq); err != nil {
+		if _, err := update.ExecContext(ctx, r.username, r.email, r.usernameKey, nullIfEmpty(r.emailKey), r.nameKey, r.seq); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -221,4 +224,86 @@ func userIDs(us []*users.User) []string {
 		out[i] = u.ID
 	}
 	return out
+}
+
+// BenchmarkRefold opens a database of 100,000 users at the schema before 0006, one in ten of
+// them with names that fold differently now, and reports the users migrated per second.
+func BenchmarkRefold(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	dir := b.TempDir()
+	src := filepath.Join(dir, "old.db")
+	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	fsys, err := oldMigrations(5)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := migrate(ctx, db, fsys); err != nil {
+		b.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		username, name := fmt.Sprintf("user%06d@example.com", i), fmt.Sprintf("User %d", i)
+		if i%10 == 0 {
+			username, name = fmt.Sprintf("Stra\u00dfe%06d@example.com", i), fmt.Sprintf("ＦＵＬＬ %d", i)
+		}
+		if _, err := tx.Exec(`INSERT INTO users (id, username, username_folded, email, email_folded, name,
+			name_folded, scope, plan, org_id, status, email_verified, created, updated, password_hash, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '["user"]', '', '', 'active', 0, 0, 0, '', 1)`,
+			fmt.Sprintf("id-%06d", i), username, strings.ToLower(username), username, strings.ToLower(username),
+			name, strings.ToLower(name)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		path := filepath.Join(dir, fmt.Sprintf("copy%d.db", i))
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		s, err := Open(ctx, path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// oldMigrations returns the package's own migrations up to version v.
+func oldMigrations(v int) (fstest.MapFS, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	out := fstest.MapFS{}
+	for _, name := range names[:v] {
+		data, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = &fstest.MapFile{Data: data}
+	}
+	return out, nil
 }
