@@ -419,6 +419,9 @@ func Fold(s string) string {
 
 var caseFolder = cases.Fold() // stateless: safe for concurrent use
 
+// dotAbove drops a combining dot above from the soft-dotted i and j, whose dot it repeats.
+var dotAbove = strings.NewReplacer("i\u0307", "i", "j\u0307", "j")
+
 func foldUnicode(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -474,7 +477,7 @@ func foldOnce(s string) string {
 	}, s)
 	s = caseFolder.String(s)
 	if strings.Contains(s, "\u0307") {
-		s = strings.NewReplacer("i\u0307", "i", "j\u0307", "j").Replace(s)
+		s = dotAbove.Replace(s)
 	}
 	return norm.NFKC.String(s)
 }

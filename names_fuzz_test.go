@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -124,7 +125,20 @@ func BenchmarkFold(b *testing.B) {
 				_ = users.Fold(bb.s)
 			}
 		})
+		b.Run(bb.name+" strings.ToLower for comparison", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = strings.ToLower(bb.s)
+			}
+		})
 	}
+	b.Run("folded Latin accents", func(b *testing.B) {
+		s := users.Fold("Ren\u00e9e M\u00fcller-Stra\u00dfe")
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = users.Fold(s)
+		}
+	})
 }
 
 // BenchmarkPrepareName measures preparing an e-mail address and a handle.
