@@ -60,16 +60,18 @@ func (f UsernameForm) String() string {
 // their ASCII twins, the text is put in Unicode normalization form C (a decomposed accent
 // becomes the precomposed letter), and it may hold letters, digits, combining marks and the
 // printable ASCII characters, but no symbol outside ASCII (no emoji), no space, and no
-// invisible or formatting character (zero-width space and joiners, soft hyphen, byte-order
-// mark, bidirectional controls such as the right-to-left override, variation selectors,
-// Hangul fillers); its letters must not mix right-to-left and left-to-right text in a way
-// RFC 5893 calls ambiguous. Its case is kept. Its domain is lower-cased; an internationalized
+// invisible or formatting character (zero-width space, soft hyphen, byte-order mark,
+// bidirectional controls such as the right-to-left override, variation selectors, Hangul
+// fillers; the zero-width joiner and non-joiner only where the context rules of RFC 5892
+// allow them, after a virama); its letters must not mix right-to-left and left-to-right text
+// in a way RFC 5893 calls ambiguous. Its case is kept. Its domain is lower-cased; an internationalized
 // domain is converted to its ASCII (punycode, "xn--") form by the IDNA lookup rules of
 // UTS #46, so that a look-alike domain is plainly different when stored and shown, and mail
 // reaches it without SMTPUTF8.
 //
 // A handle (UsernameHandle) is prepared with the PRECIS UsernameCaseMapped profile: as the
-// local part above, and lower-cased.
+// local part above, and lower-cased; it has MinHandleLength to MaxHandleLength characters
+// once prepared, and no "@", so that it is never taken for an e-mail address.
 //
 // Unless AllowMixedScripts is set, the letters and digits of a handle or of an address's
 // local part must all be of one Unicode script (Latin, Cyrillic, Greek, Arabic, Han, ...);
@@ -81,7 +83,12 @@ func (f UsernameForm) String() string {
 // like a Latin one is not detected, for that needs Unicode's confusables data.
 //
 // Every error is an ErrInvalid *Error naming the field, whose message says what to change and
-// never repeats the name.
+// never repeats the name. Uniqueness is decided on the prepared names by Fold.
+//
+// The rules decide what may be stored. Look-ups (sign-in, GetByUsername, GetByEmail and the
+// flows that take an address) prepare what was typed the same way, and fall back to the typed
+// text, folded, when the rules refuse it, so that users stored by older versions, or under
+// other rules, are still found.
 type NameRules struct {
 	// Usernames is the form of usernames.
 	Usernames UsernameForm
@@ -90,7 +97,8 @@ type NameRules struct {
 }
 
 // NameRulesOf returns the rules svc prepares names by: those of its Config for a Service made
-// by New (or any Service with a method NameRules() NameRules), the defaults for another.
+// by New (or any Service with a method NameRules() NameRules), the defaults for another. It
+// is safe for concurrent use.
 func NameRulesOf(svc Service) NameRules {
 	if s, ok := svc.(interface{ NameRules() NameRules }); ok {
 		return s.NameRules()
