@@ -282,8 +282,11 @@ const (
 // invisible reports whether r is a format character, a default-ignorable one or a variation
 // selector.
 func invisible(r rune) bool {
-	return r >= 0x80 && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
-		unicode.Is(unicode.Variation_Selector, r))
+	if r < 0xad || 0xad < r && r < 0x34f || 0x34f < r && r < 0x600 {
+		return false // none in ASCII, Latin, Greek, Cyrillic, Armenian and Hebrew but these two
+	}
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		unicode.Is(unicode.Variation_Selector, r)
 }
 
 // idnaProfile converts internationalized domain names: the lookup mapping of UTS #46
@@ -419,10 +422,18 @@ func mixedScripts(s string) (a, b string) {
 // lower-cased, without allocating when it has no upper-case letter. It is safe for
 // concurrent use.
 func Fold(s string) string {
-	if isASCII(s) {
-		return strings.ToLower(s)
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return foldUnicode(s)
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
 	}
-	return foldUnicode(s)
+	if !upper {
+		return s
+	}
+	return strings.ToLower(s)
 }
 
 var caseFolder = cases.Fold() // stateless: safe for concurrent use
@@ -434,12 +445,110 @@ func foldUnicode(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
+	if t, ok := foldByTable(s); ok {
+		return t
+	}
+	// Most other text is folded already, or folds as it lower-cases: when the lower case is
+	// in NFKC and already folded, it is the folded form (the case folding of a letter is that
+	// of its lower case; TestFoldShortcuts checks every character).
+	if norm.NFKC.IsNormalString(s) {
+		if t := strings.ToLower(s); folded(t) {
+			return t
+		}
+	}
 	// One round is a fixed point for nearly all text; the loop makes Fold idempotent for
 	// the rest, whose folding uncovers more to fold.
 	for range 4 {
-		if folded(s) {
-			break
+		t := foldOnce(s)
+		if t == s || folded(t) {
+			return t
 		}
+		s = t
+	}
+	return s
+}
+
+// foldTableEnd bounds the characters of foldTable: Latin, Greek, Cyrillic, Armenian, Hebrew,
+// Arabic and the scripts of India, among others.
+const foldTableEnd = 0x2000
+
+// foldTables are the folded forms of the characters below foldTableEnd that fold alike in any
+// text of such characters: the character and the characters of its folded form are in NFKC
+// and combine with nothing before them, so that no two of them compose. one maps a character
+// to its folded form when that is one character, to multi when it is more, and to none
+// otherwise.
+type foldTables struct {
+	one   [foldTableEnd]rune
+	multi map[rune]string
+}
+
+const (
+	foldMulti = -1
+	foldNone  = -2
+)
+
+var foldTable = sync.OnceValue(func() *foldTables {
+	t := &foldTables{multi: map[rune]string{}}
+	inert := func(s string) bool {
+		for _, r := range s {
+			c := string(r)
+			if !norm.NFKC.IsNormalString(c) || !norm.NFKC.PropertiesString(c).BoundaryBefore() {
+				return false
+			}
+		}
+		return true
+	}
+	for r := range rune(foldTableEnd) {
+		t.one[r] = foldNone
+		s := string(r)
+		if !inert(s) {
+			continue
+		}
+		f := foldSlow(s)
+		if f == "" || !inert(f) || foldSlow(f) != f {
+			continue
+		}
+		if fr, n := utf8.DecodeRuneInString(f); n == len(f) {
+			t.one[r] = fr
+		} else {
+			t.one[r], t.multi[r] = foldMulti, f
+		}
+	}
+	return t
+})
+
+// foldByTable folds valid UTF-8 s with foldTable, one character at a time, and reports
+// whether every character of s was in it.
+func foldByTable(s string) (string, bool) {
+	t := foldTable()
+	var b []byte // nil while s is its own folded form
+	for i, r := range s {
+		if r >= foldTableEnd || t.one[r] == foldNone {
+			return "", false
+		}
+		f := t.one[r]
+		if f != r && b == nil {
+			b = make([]byte, i, len(s)+8)
+			copy(b, s[:i])
+		}
+		switch {
+		case b == nil:
+		case f == foldMulti:
+			b = append(b, t.multi[r]...)
+		default:
+			b = utf8.AppendRune(b, f)
+		}
+	}
+	if b == nil {
+		return s, true
+	}
+	return string(b), true
+}
+
+// foldSlow is Fold without its shortcuts: foldOnce until nothing changes.
+func foldSlow(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	for range 4 {
 		t := foldOnce(s)
 		if t == s {
 			break
