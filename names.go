@@ -448,6 +448,11 @@ func foldUnicode(s string) string {
 	if t, ok := foldByTable(s); ok {
 		return t
 	}
+	return foldNoTable(s)
+}
+
+// foldNoTable folds valid UTF-8 s without foldTable.
+func foldNoTable(s string) string {
 	// Most other text is folded already, or folds as it lower-cases: when the lower case is
 	// in NFKC and already folded, it is the folded form (the case folding of a letter is that
 	// of its lower case; TestFoldShortcuts checks every character).
@@ -504,8 +509,8 @@ var foldTable = sync.OnceValue(func() *foldTables {
 		if !inert(s) {
 			continue
 		}
-		f := foldSlow(s)
-		if f == "" || !inert(f) || foldSlow(f) != f {
+		f := foldNoTable(s)
+		if f == "" || !inert(f) || foldNoTable(f) != f {
 			continue
 		}
 		if fr, n := utf8.DecodeRuneInString(f); n == len(f) {
