@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -159,7 +158,7 @@ func failedSignIn(typ EventType, u *User) Event {
 // events), or a context or internal error. It computes exactly one hash whether or not the
 // user exists (and one more to upgrade an outdated one).
 func (s *service) checkPassword(ctx context.Context, username, password string) (u *User, rehash string, err error) {
-	username = strings.TrimSpace(username)
+	username = s.NameRules().lookupName(username)
 	u, err = s.store.GetUserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, "", s.storeErr(ctx, "get user by username", err)

@@ -7,8 +7,9 @@ import (
 
 // EnsureAdmin gives a new installation its first administrator. When svc has no active user
 // holding the admin role, it creates one, active, named "Administrator", with the roles user
-// and admin, whose username and verified e-mail address are email and whose password is
-// password, and returns it with created true. When svc has an active administrator it
+// and admin, whose verified e-mail address is email, whose username is email too (or the
+// handle "admin", when svc's usernames are handles: see Config.Usernames) and whose password
+// is password, and returns it with created true. When svc has an active administrator it
 // changes nothing and returns the oldest one with created false; password is then neither
 // used nor checked, so an administrator who has since changed their password keeps it.
 //
@@ -22,15 +23,19 @@ import (
 // returns an ErrConflict naming "username" and changes nothing.
 //
 // Other errors: ErrInvalid naming "username" for a string that is not an e-mail address
-// (checked at every call), ErrInvalid naming "password" for an empty password or one the
+// (checked at every call, by svc's rules: see NameRules), ErrInvalid naming "password" for an empty password or one the
 // Service's policy refuses (checked only when the administrator is created), and the errors
 // of Service.List and Service.Create. No error carries the password.
 //
 // Call it as a trusted caller, with the Service the app itself uses.
 func EnsureAdmin(ctx context.Context, svc Service, email, password string) (admin *User, created bool, err error) {
-	email, err = NormalizeUsername(email)
-	if err != nil {
-		return nil, false, err
+	rules := NameRulesOf(svc)
+	if email, err = rules.Email(email); err != nil {
+		return nil, false, renamed(err, "username")
+	}
+	username := email
+	if rules.Usernames == UsernameHandle {
+		username = "admin"
 	}
 	if admin, err := oldestAdmin(ctx, svc); admin != nil || err != nil {
 		return admin, false, err
@@ -39,7 +44,7 @@ func EnsureAdmin(ctx context.Context, svc Service, email, password string) (admi
 		return nil, false, invalid("password", "is required")
 	}
 	u, err := svc.Create(ctx, NewUser{
-		Username:      email,
+		Username:      username,
 		Email:         email,
 		Password:      password,
 		Name:          "Administrator",
@@ -80,4 +85,15 @@ func oldestAdmin(ctx context.Context, svc Service) (*User, error) {
 		return nil, err
 	}
 	return page[0], nil
+}
+
+// renamed returns err with its field renamed to field when it is an *Error naming another.
+func renamed(err error, field string) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Field == field {
+		return err
+	}
+	c := *e
+	c.Field = field
+	return &c
 }

@@ -65,8 +65,9 @@ func TestEnsureAdminCreatesTheFirstAdministrator(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, created)
 			require.NotNil(t, u)
-			assert.Equal(t, "Root@Example.com", u.Username)
-			assert.Equal(t, "Root@Example.com", u.Email)
+			// Prepared as every address is: the domain lower-cased, the local part as given.
+			assert.Equal(t, "Root@example.com", u.Username)
+			assert.Equal(t, "Root@example.com", u.Email)
 			assert.Equal(t, "Administrator", u.Name)
 			assert.True(t, u.EmailVerified)
 			assert.Equal(t, users.StatusActive, u.Status)
@@ -268,4 +269,15 @@ func ExampleEnsureAdmin() {
 	// Output:
 	// root@example.com [user admin] true
 	// root@example.com [user admin] false
+}
+
+// With handles for usernames, the first administrator is the handle "admin", with the address.
+func TestEnsureAdminWithHandles(t *testing.T) {
+	h := newHarness(t, func(c *users.Config) { c.Usernames = users.UsernameHandle })
+	u, created, err := users.EnsureAdmin(t.Context(), h.svc, "root@example.com", rootPassword)
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, "admin", u.Username)
+	assert.Equal(t, "root@example.com", u.Email)
+	h.signIn(t, "admin", rootPassword)
 }

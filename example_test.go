@@ -47,9 +47,9 @@ func ExampleNew() {
 	_, err = svc.Authenticate(ctx, session.Token)
 	fmt.Println("after sign-out:", errors.Is(err, users.ErrUnauthorized))
 	// Output:
-	// created: Alice@Example.com Alice@Example.com [user] active
+	// created: Alice@example.com Alice@example.com [user] active
 	// wrong password: wrong username or password true
-	// authenticated: Alice@Example.com true
+	// authenticated: Alice@example.com true
 	// after sign-out: true
 }
 

@@ -110,7 +110,7 @@ func (s *service) prepareImport(in *User, now time.Time) (*User, error) {
 	} else if err := checkImportedID(u.ID); err != nil {
 		return nil, err
 	}
-	if err := u.Normalize(); err != nil {
+	if err := u.NormalizeWith(s.NameRules()); err != nil {
 		return nil, err
 	}
 	if err := checkImportedHash(u.PasswordHash); err != nil {

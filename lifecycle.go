@@ -15,11 +15,8 @@ var errNoMailer = &Error{Code: CodeInternal, Message: "mail is not configured"}
 // active otherwise, and unverified.
 func (s *service) registrant(r Registration) (*User, error) {
 	username, email := strings.TrimSpace(r.Username), strings.TrimSpace(r.Email)
-	if username == "" {
-		username = email
-	}
-	if email == "" {
-		email = username
+	if username == "" && s.cfg.Usernames == UsernameEmail {
+		username = email // and Normalize defaults the e-mail to the username
 	}
 	status := StatusActive
 	if s.cfg.RequireApproval {
@@ -27,7 +24,7 @@ func (s *service) registrant(r Registration) (*User, error) {
 	}
 	now := s.now()
 	u := &User{ID: newID(), Username: username, Email: email, Name: r.Name, Metadata: r.Metadata, Status: status, Created: now, Updated: now}
-	if err := u.Normalize(); err != nil {
+	if err := u.NormalizeWith(s.NameRules()); err != nil {
 		return nil, err
 	}
 	if r.Password == "" {
@@ -43,6 +40,9 @@ func (s *service) Register(ctx context.Context, r Registration) error {
 	u, err := s.registrant(r)
 	if err != nil {
 		return err
+	}
+	if u.Email == "" { // a handle without an address: nowhere to send the code
+		return invalid("email", "is required: the verification code is sent there")
 	}
 	if s.cfg.Mailer == nil {
 		return errNoMailer
@@ -112,7 +112,7 @@ func (s *service) register(ctx context.Context, u *User) {
 func mayVerify(u *User) bool { return !u.EmailVerified && u.Status != StatusDisabled }
 
 func (s *service) ResendVerification(ctx context.Context, email string) error {
-	email, err := NormalizeEmail(email)
+	email, err := s.NameRules().lookupEmail(email)
 	if err != nil {
 		return err
 	}

@@ -683,3 +683,20 @@ func TestAuthenticateRequiresVerifiedEmail(t *testing.T) {
 		assert.NoError(t, err)
 	}
 }
+
+// With handles for usernames, registration needs an address to send the code to; sign-up
+// without verification does not.
+func TestRegisterWithHandles(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, func(c *users.Config) { c.Usernames = users.UsernameHandle })
+	err := h.svc.Register(ctx, users.Registration{Username: "ada_1", Password: alicePassword})
+	assertCode(t, err, users.CodeInvalid, "email")
+	h.register(t, users.Registration{Username: "Ada_1", Email: alice, Password: alicePassword}, alice)
+	u, err := h.svc.GetByUsername(ctx, "ada_1")
+	require.NoError(t, err)
+	assert.Equal(t, alice, u.Email)
+
+	s, err := h.svc.SignUp(ctx, users.Registration{Username: "grace_2", Password: alicePassword})
+	require.NoError(t, err)
+	assert.Empty(t, s.User.Email, "an address is optional beside a handle")
+}

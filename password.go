@@ -245,7 +245,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 		}
 		account = accountKey(u.ID)
 	} else {
-		email, err := NormalizeEmail(c.Email)
+		email, err := s.NameRules().lookupEmail(c.Email)
 		if err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ func (s *service) SetPassword(ctx context.Context, userID, password string) erro
 }
 
 func (s *service) SetPasswordByEmail(ctx context.Context, email, password string) error {
-	email, err := NormalizeEmail(email)
+	email, err := s.NameRules().lookupEmail(email)
 	if err != nil {
 		return err
 	}
@@ -499,7 +499,7 @@ func (m Mail) LogValue() slog.Value {
 const maxBackgroundJobs = 64
 
 func (s *service) ForgotPassword(ctx context.Context, email string) error {
-	email, err := NormalizeEmail(email)
+	email, err := s.NameRules().lookupEmail(email)
 	if err != nil {
 		return err
 	}

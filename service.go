@@ -364,6 +364,14 @@ type Config struct {
 	MaxImageBytes int
 	MaxImageSide  int
 
+	// Usernames is the form of usernames: UsernameEmail (the default), an e-mail address to
+	// which the user's e-mail defaults, or UsernameHandle, a handle such as "alice_92" of 3 to
+	// 64 characters beside an optional e-mail address. AllowMixedScripts lets the letters of
+	// a handle or of an address's local part mix scripts (a Cyrillic "а" among Latin letters),
+	// which by default is refused. See NameRules for how names are prepared.
+	Usernames         UsernameForm
+	AllowMixedScripts bool
+
 	// Argon2 sets the argon2id parameters of new hashes. The zero value means DefaultArgon2:
 	// OWASP's m=19 MiB, t=2, p=1, 16-byte salt, 32-byte key. A stored hash with other
 	// parameters is rehashed after the next successful sign-in.
@@ -567,6 +575,9 @@ func (c *Config) setDefaults() error {
 		}
 		c.Hasher = h
 	}
+	if err := (NameRules{Usernames: c.Usernames}).check(); err != nil {
+		return err
+	}
 	if c.MaxConcurrentHashes <= 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
@@ -663,7 +674,7 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 			u.OrgID = org
 		}
 	}
-	if err := u.Normalize(); err != nil {
+	if err := u.NormalizeWith(s.NameRules()); err != nil {
 		return nil, err
 	}
 	// The policy decides on the user as it would be created: no role, permission or
@@ -706,7 +717,7 @@ func (s *service) Get(ctx context.Context, id string) (*User, error) {
 }
 
 func (s *service) GetByEmail(ctx context.Context, email string) (*User, error) {
-	email, err := NormalizeEmail(email)
+	email, err := s.NameRules().lookupEmail(email)
 	if err != nil {
 		return nil, err
 	}
@@ -718,7 +729,7 @@ func (s *service) GetByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (s *service) GetByUsername(ctx context.Context, username string) (*User, error) {
-	u, err := s.store.GetUserByUsername(ctx, username)
+	u, err := s.store.GetUserByUsername(ctx, s.NameRules().lookupName(username))
 	if u, err = authorizeFound(ctx, ActionRead, u, err); err != nil {
 		return nil, s.storeErr(ctx, "get user by username", err)
 	}
@@ -805,7 +816,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 		if err != nil {
 			return nil, s.storeErr(ctx, "get user", err)
 		}
-		u, err := p.patched(cur)
+		u, err := p.patched(cur, s.NameRules())
 		if err != nil {
 			return nil, err
 		}
@@ -854,7 +865,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 				return conflict("", "the user is being deleted")
 			}
 		}
-		if u, err = p.patched(cur); err != nil {
+		if u, err = p.patched(cur, s.NameRules()); err != nil {
 			return err
 		}
 		if a != nil {
@@ -960,12 +971,12 @@ var errLastAdmin = conflict("", "this is the last active administrator: make ano
 
 // patched returns a copy of cur with p applied, normalised and validated. A new e-mail
 // address is unverified unless p says otherwise.
-func (p *Update) patched(cur *User) (*User, error) {
+func (p *Update) patched(cur *User, r NameRules) (*User, error) {
 	u := cur.Clone()
 	if err := p.apply(u); err != nil {
 		return nil, err
 	}
-	if err := u.Normalize(); err != nil {
+	if err := u.normalize(r, cur); err != nil {
 		return nil, err
 	}
 	if Fold(u.Email) != Fold(cur.Email) && p.EmailVerified == nil {

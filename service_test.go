@@ -58,8 +58,8 @@ func TestCreateNormalises(t *testing.T) {
 
 	got, err := h.svc.Create(ctx, users.NewUser{Username: "  Alice@Example.com \t", Password: alicePassword, Name: "  Alice  "})
 	require.NoError(t, err)
-	assert.Equal(t, "Alice@Example.com", got.Username, "username trimmed, case kept")
-	assert.Equal(t, "Alice@Example.com", got.Email, "e-mail defaults to the username")
+	assert.Equal(t, "Alice@example.com", got.Username, "username trimmed, case of the local part kept, domain lower-cased")
+	assert.Equal(t, "Alice@example.com", got.Email, "e-mail defaults to the username")
 	assert.Equal(t, "Alice", got.Name)
 	assert.Equal(t, []string{users.RoleUser}, got.Scope)
 	assert.Equal(t, users.StatusActive, got.Status)
@@ -89,7 +89,7 @@ func TestCreateNormalises(t *testing.T) {
 		Metadata: map[string]any{"n": 1, "tags": []string{"a"}},
 	})
 	require.NoError(t, err)
-	assert.Equal(t, "Bob@Work.example", full.Email)
+	assert.Equal(t, "Bob@work.example", full.Email)
 	assert.Equal(t, []string{"admin", "user"}, full.Scope)
 	assert.Equal(t, []string{"acme"}, full.Vendor)
 	assert.Equal(t, users.StatusPending, full.Status)

@@ -17,6 +17,25 @@
 // which writes it for Export on purpose), and no error message, log line or event carries a
 // password, hash, token or code.
 //
+// # Usernames and e-mail addresses
+//
+// A username is an e-mail address or, with Config.Usernames set to UsernameHandle, a handle
+// such as "alice_92" beside an optional e-mail address. Names are prepared before they are
+// stored, so that no two users' names look alike (see NameRules for every rule):
+//
+//   - the local part of an address and a handle follow the PRECIS username profiles of
+//     RFC 8265: fullwidth letters become plain ones, accents are composed, and invisible or
+//     formatting characters (zero-width space, soft hyphen, byte-order mark, right-to-left
+//     override), spaces and emoji are refused; a handle is lower-cased;
+//   - their letters must be of one script, so a Cyrillic "а" among Latin letters is refused,
+//     unless Config.AllowMixedScripts;
+//   - a domain is lower-cased, and an internationalized one stored in its ASCII ("xn--") form.
+//
+// Uniqueness and look-ups then go by Fold, which every Store keys users by: NFKC with full
+// case folding, invisible characters dropped, so that names differing only in case (beyond
+// ASCII too: "ß" and "ss"), width or composition are one user. A refused name is an
+// ErrInvalid naming the field, with a message that says what to change.
+//
 // # Who acts
 //
 // A call whose context carries an actor (WithActor, with the Principal that Authenticate
@@ -86,7 +105,6 @@ package users
 import (
 	"encoding/json"
 	"maps"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -124,8 +142,9 @@ const (
 	MaxMetadataBytes  = 64 << 10 // metadata, marshalled as JSON
 )
 
-// User is an account. Username has e-mail form and is unique case-insensitively; so is Email
-// when set. The password hash is never marshalled to JSON.
+// User is an account. Username has e-mail form, or is a handle (see Config.Usernames), and is
+// unique under Fold; so is Email when set. Both are prepared by NameRules so that no two users'
+// names look alike. The password hash is never marshalled to JSON.
 //
 // A User returned by a Store or the Service is the caller's own copy.
 type User struct {
@@ -274,57 +293,51 @@ func cloneJSONValue(v any) any {
 	}
 }
 
-// Fold returns the case-folded form of a username or e-mail address, under which uniqueness is
-// decided and look-ups match. Every Store keys users by Fold(Username) and Fold(Email).
-func Fold(s string) string { return strings.ToLower(s) }
-
-// NormalizeUsername trims a username and checks that it has e-mail form.
-// It returns ErrInvalid naming the field "username" otherwise.
+// NormalizeUsername prepares and checks a username under the default NameRules: an e-mail
+// address. It returns ErrInvalid naming the field "username" otherwise.
 func NormalizeUsername(s string) (string, error) {
-	return normalizeAddress("username", s)
+	return NameRules{}.Username(s)
 }
 
-// NormalizeEmail trims an e-mail address and checks its form.
+// NormalizeEmail prepares and checks an e-mail address under the default NameRules.
 // It returns ErrInvalid naming the field "email" otherwise.
 func NormalizeEmail(s string) (string, error) {
-	return normalizeAddress("email", s)
+	return NameRules{}.Email(s)
 }
 
-func normalizeAddress(field, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return "", invalid(field, "is required")
-	case len(s) > MaxUsernameLength:
-		return "", invalid(field, "is longer than %d bytes", MaxUsernameLength)
-	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 || strings.ContainsAny(s, " \t<>\"(),;:[]\\"):
-		return "", invalid(field, "must be an e-mail address")
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", invalid(field, "must be an e-mail address")
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 || !strings.Contains(s[at+1:], ".") {
-		return "", invalid(field, "must be an e-mail address")
-	}
-	return s, nil
-}
+// Normalize is NormalizeWith under the default NameRules.
+func (u *User) Normalize() error { return u.NormalizeWith(NameRules{}) }
 
-// Normalize brings u into canonical form in place and validates it: it trims and checks the
-// username and e-mail (the e-mail defaults to the username), trims the name, defaults the scope
-// to [user] and the status to active, removes duplicate and blank list entries, and makes the
-// metadata a plain JSON object (numbers as float64). It returns an ErrInvalid *Error naming the
-// first field at fault. It does not touch ID, times, version or the hash.
-func (u *User) Normalize() error {
+// NormalizeWith brings u into canonical form in place and validates it: it prepares and checks
+// the username and e-mail by r (under UsernameEmail the e-mail defaults to the username; under
+// UsernameHandle it is optional), trims the name, defaults the scope to [user] and the status
+// to active, removes duplicate and blank list entries, and makes the metadata a plain JSON
+// object (numbers as float64). It returns an ErrInvalid *Error naming the first field at
+// fault. It does not touch ID, times, version or the hash.
+func (u *User) NormalizeWith(r NameRules) error { return u.normalize(r, nil) }
+
+// normalize is NormalizeWith; when cur is not nil, u is an update of cur, and a username or
+// e-mail address equal to cur's is kept as stored, so that a user made under older or other
+// rules stays editable.
+func (u *User) normalize(r NameRules, cur *User) error {
 	var err error
-	if u.Username, err = NormalizeUsername(u.Username); err != nil {
-		return err
+	keepUsername := cur != nil && u.Username == cur.Username
+	keepEmail := cur != nil && u.Email == cur.Email && u.Email != ""
+	if !keepUsername {
+		if u.Username, err = r.Username(u.Username); err != nil {
+			return err
+		}
 	}
-	if strings.TrimSpace(u.Email) == "" {
+	switch {
+	case keepEmail:
+	case strings.TrimSpace(u.Email) == "" && r.Usernames == UsernameEmail:
 		u.Email = u.Username
-	} else if u.Email, err = NormalizeEmail(u.Email); err != nil {
-		return err
+	case strings.TrimSpace(u.Email) == "":
+		u.Email = ""
+	default:
+		if u.Email, err = r.Email(u.Email); err != nil {
+			return err
+		}
 	}
 	u.Name = strings.TrimSpace(u.Name)
 	u.Plan = strings.TrimSpace(u.Plan)
@@ -350,17 +363,24 @@ func (u *User) Normalize() error {
 	if len(u.Permissions) == 0 {
 		u.Permissions = nil
 	}
-	return u.Validate()
+	return u.validate(r, keepUsername, keepEmail)
 }
 
-// Validate checks a user already in canonical form (see Normalize) and returns an ErrInvalid
-// *Error naming the first field at fault, or nil.
-func (u *User) Validate() error {
-	if _, err := NormalizeUsername(u.Username); err != nil {
-		return err
+// Validate is ValidateWith under the default NameRules.
+func (u *User) Validate() error { return u.ValidateWith(NameRules{}) }
+
+// ValidateWith checks a user already in canonical form (see NormalizeWith) and returns an
+// ErrInvalid *Error naming the first field at fault, or nil.
+func (u *User) ValidateWith(r NameRules) error { return u.validate(r, false, false) }
+
+func (u *User) validate(r NameRules, keepUsername, keepEmail bool) error {
+	if !keepUsername {
+		if _, err := r.Username(u.Username); err != nil {
+			return err
+		}
 	}
-	if u.Email != "" {
-		if _, err := NormalizeEmail(u.Email); err != nil {
+	if u.Email != "" && !keepEmail {
+		if _, err := r.Email(u.Email); err != nil {
 			return err
 		}
 	}

@@ -99,7 +99,7 @@ func TestSignUp(t *testing.T) {
 		want(t, http.StatusCreated).decode(t, &s)
 	f.secret(s.Token)
 	assert.Equal(t, "dave@example.com", s.User["username"])
-	assert.Equal(t, "Dave@Example.org", s.User["email"])
+	assert.Equal(t, "Dave@example.org", s.User["email"], "the domain lower-cased")
 	assert.Equal(t, []any{"user"}, s.User["scope"])
 	assert.Equal(t, "active", s.User["status"])
 	assert.Equal(t, map[string]any{"team": "data", "n": 3.0}, s.User["metadata"])

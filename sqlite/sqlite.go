@@ -117,9 +117,11 @@ type database struct {
 // schema up to date. The path Memory (":memory:") opens a private in-memory database. opts
 // may be nil.
 //
-// Open returns ErrNewerSchema when the file was made by a newer version of this package, and
-// an error describing the fault for bad options, a file that cannot be opened, or a failed
-// migration (which then leaves the schema as it was). The caller must Close the Store.
+// Open returns ErrNewerSchema when the file was made by a newer version of this package, a
+// *FoldConflictError when users of an older file have usernames or e-mail addresses that now
+// fold alike (see users.Fold), and an error describing the fault for bad options, a file that
+// cannot be opened, or a failed migration (which then leaves the schema as it was). The
+// caller must Close the Store.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -426,11 +428,21 @@ func constraint(err error) int {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migration is one schema change: the file migrations/NNNN_name.sql is version NNNN.
+// migration is one schema change: the file migrations/NNNN_name.sql is version NNNN. A change
+// SQL cannot make has a step in Go (see goSteps), run after the file's SQL in the same
+// transaction.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx) error
+}
+
+// goSteps are the Go steps of migrations, by the name of their file. The file is still there,
+// embedded like the others, so that the versions remain one ordered sequence of files, and it
+// says what the step does.
+var goSteps = map[string]func(ctx context.Context, tx *sql.Tx) error{
+	"0006_refold.sql": refold,
 }
 
 // loadMigrations returns the migrations of fsys (migrations/*.sql) in order of version.
@@ -451,7 +463,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
+		out = append(out, migration{version: v, name: base, sql: string(b), step: goSteps[base]})
 	}
 	return out, nil
 }
@@ -510,6 +522,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) err
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if m.step != nil {
+		if err := m.step(ctx, tx); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO migrations (version, name, applied) VALUES (?, ?, ?)",
 		m.version, m.name, time.Now().UnixMicro()); err != nil {

@@ -21,6 +21,7 @@ var userChecks = []check{
 	{"CreateUserWithoutID", testCreateUserWithoutID},
 	{"GetUserNotFound", testGetUserNotFound},
 	{"GetUserFolded", testGetUserFolded},
+	{"FoldedLookAlikes", testFoldedLookAlikes},
 	{"UpdateUser", testUpdateUser},
 	{"UpdateUserStaleVersion", testUpdateUserStale},
 	{"UpdateUserNotFound", testUpdateUserNotFound},

@@ -1,0 +1,9 @@
+-- The folded keys are recomputed with the users.Fold of this version, which folds Unicode
+-- (NFKC, full case folding, invisible characters dropped) where the first versions only
+-- lower-cased: username_folded, email_folded and name_folded, and the search index rows made
+-- from them. An internationalized domain of a username or e-mail address is rewritten in its
+-- ASCII ("xn--") form, as the users package now stores and looks addresses up.
+--
+-- The work is done in Go, by refold in refold.go, after this file. Users whose usernames (or
+-- e-mail addresses) were distinct but now fold alike are not merged: the migration fails,
+-- names them, and leaves the database as it was (see FoldConflictError).
