@@ -361,7 +361,7 @@ type NewUser struct {
 	// Status A user's status. Only an active user can sign in; a pending one waits for their e-mail address to be verified or for an administrator's approval; a disabled one is refused.
 	Status *UserStatus `json:"status,omitempty"`
 
-	// Username The username, in e-mail form; unique ignoring case.
+	// Username The username: an e-mail address, or a handle when the service is configured with handles; unique once folded (case, width and invisible characters ignored).
 	Username string `json:"username"`
 
 	// Vendor One string, or an array of them.
@@ -416,7 +416,7 @@ type RegisterRequest struct {
 	// Success Axway's redirect on success: for a form post, the URL the answer redirects to (303) when the request succeeds. It must match an entry of the handler's redirect allowlist (scheme, host and path), or the request is 400.
 	Success *string `json:"success,omitempty"`
 
-	// Username The username, in e-mail form; unique ignoring case. Defaults to the e-mail address.
+	// Username The username: an e-mail address, or a handle when the service is configured with handles; unique once folded (case, width and invisible characters ignored). Defaults to the e-mail address.
 	Username *string `json:"username,omitempty"`
 }
 
@@ -472,7 +472,7 @@ type SignUpRequest struct {
 	// Password A password: 8 to 1024 characters by default; not the username or e-mail, nor a common password. It is never returned.
 	Password string `json:"password"`
 
-	// Username The username, in e-mail form; unique ignoring case.
+	// Username The username: an e-mail address, or a handle when the service is configured with handles; unique once folded (case, width and invisible characters ignored).
 	Username string `json:"username"`
 }
 
@@ -547,7 +547,7 @@ type User struct {
 	Status  UserStatus `json:"status"`
 	Updated time.Time  `json:"updated"`
 
-	// Username The username, in e-mail form.
+	// Username The username: an e-mail address, or a handle when the service is configured with handles.
 	Username string    `json:"username"`
 	Vendor   *[]string `json:"vendor,omitempty"`
 
@@ -597,7 +597,7 @@ type UserUpdate struct {
 	// Status A user's status. Only an active user can sign in; a pending one waits for their e-mail address to be verified or for an administrator's approval; a disabled one is refused.
 	Status *UserStatus `json:"status,omitempty"`
 
-	// Username The username, in e-mail form; unique ignoring case.
+	// Username The username: an e-mail address, or a handle when the service is configured with handles; unique once folded (case, width and invisible characters ignored).
 	Username *string `json:"username,omitempty"`
 
 	// Vendor One string, or an array of them.
