@@ -186,7 +186,7 @@ type PasswordPolicy struct {
 
 // The defaults of PasswordPolicy.
 const (
-	DefaultMinPasswordScore      = 3
+	DefaultMinPasswordScore       = 3
 	DefaultPasswordCheckerTimeout = 3 * time.Second
 )
 
