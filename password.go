@@ -173,9 +173,10 @@ func (s *service) verify(ctx context.Context, password, encoded string) (ok, reh
 type PasswordPolicy struct {
 	MinLength int // default 8
 	MaxLength int // default 256
-	// MinScore is the lowest zxcvbn score accepted, from 1 (too guessable: fewer than 10^6
-	// guesses) to 4 (very unguessable: 10^10 guesses or more); default 3 (safely
-	// unguessable: 10^8 guesses or more). Negative: no estimate, any score is accepted.
+	// MinScore is the lowest zxcvbn score accepted, from 1 to 4: a password scores 1 from
+	// an estimated 10^3 guesses, 2 from 10^6, 3 from 10^8 and 4 from 10^10. Default 3
+	// (DefaultMinPasswordScore). Negative: no estimate, any score is accepted. Above 4, New
+	// returns ErrInvalid naming "Passwords".
 	MinScore int
 	// Checker, when set, is asked about every password the policy accepts, such as a
 	// breached-password service; see PasswordChecker.

@@ -21,10 +21,12 @@ type PasswordChecker interface {
 	// *Error is returned to the caller as it is: its Message is shown to the user, so it
 	// must never contain the password. Any other error is returned wrapped in an ErrInvalid
 	// naming the field "password", with a fixed message. Every error refuses the password:
-	// to accept passwords while the service cannot answer (to fail open), return nil. u is
-	// the user as they will be once the password is set, without their password hash; its
-	// ID is empty or new for a user not yet created. CheckPassword is not called for the
-	// passwords the Service generates (GeneratePassword): they are random.
+	// to accept passwords while the service cannot answer (to fail open), return nil; to
+	// answer that the password cannot be checked now, return an *Error of CodeInternal or
+	// CodeOverloaded rather than blaming the password. u is the user as they will be once
+	// the password is set, without their password hash; its ID is new for a user not yet
+	// created. CheckPassword is not called for the passwords the Service generates
+	// (GeneratePassword): they are random.
 	CheckPassword(ctx context.Context, password string, u *User) error
 }
 
