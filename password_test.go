@@ -82,6 +82,9 @@ func TestPasswordPolicy(t *testing.T) {
 			assert.NoError(t, users.PasswordPolicy{}.Check(ctx, pw, nil), pw)
 			assert.NoError(t, users.PasswordPolicy{}.Check(ctx, pw, &users.User{Username: bob, Name: "Bob"}), pw)
 		}
+		top := &users.User{Username: "bob@quuxwerk.zorbtld"}
+		assert.NoError(t, users.PasswordPolicy{}.Check(ctx, "zorbtld1234", top), "the top-level domain is not the user's")
+		assert.Error(t, users.PasswordPolicy{}.Check(ctx, "quuxwerk1234", top))
 	})
 }
 

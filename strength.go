@@ -65,7 +65,8 @@ func passwordStrength(password string, u *User) (score int, reason string) {
 
 // userWords returns what of u a password should not be made of: the username, the e-mail
 // address and the name, each whole and cut into words (the local part and the words of the
-// domain of an address, the parts of a name), folded and without duplicates.
+// domain of an address but its top-level domain, the parts of a name), folded and without
+// duplicates.
 func userWords(u *User) []string {
 	if u == nil {
 		return nil
@@ -81,8 +82,12 @@ func userWords(u *User) []string {
 	for _, s := range []string{u.Username, u.Email, u.Name} {
 		s = Fold(strings.TrimSpace(s))
 		add(s)
-		if local, _, ok := strings.Cut(s, "@"); ok {
+		if local, domain, ok := strings.Cut(s, "@"); ok {
 			add(local)
+			if i := strings.LastIndexByte(domain, '.'); i >= 0 {
+				domain = domain[:i] // the top-level domain ("com") says nothing of the user
+			}
+			s = local + " " + domain
 		}
 		for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }) {
 			add(w)
