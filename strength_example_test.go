@@ -2,9 +2,13 @@ package users_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"log"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/memory"
 )
 
 // The default policy refuses passwords that are easy to guess, and says why without
@@ -37,4 +41,42 @@ func ExampleMailName() {
 	// Output:
 	// "Ada Lovelace"
 	// ""
+}
+
+// breachedPasswords is a PasswordChecker over the SHA-1 digests of breached passwords. A real
+// one would ask a breached-password service, sending it no more than the first five
+// hexadecimal digits of the digest (Have I Been Pwned's range API), and would return nil
+// when the service cannot answer, to let sign-ups through meanwhile.
+type breachedPasswords map[string]bool
+
+func (b breachedPasswords) CheckPassword(_ context.Context, password string, _ *users.User) error {
+	sum := sha1.Sum([]byte(password))
+	if b[hex.EncodeToString(sum[:])] {
+		return &users.Error{Code: users.CodeInvalid, Field: "password", Message: "has appeared in a data breach; choose another"}
+	}
+	return nil
+}
+
+// A breached-password check beside the policy's own.
+func ExamplePasswordChecker() {
+	ctx := context.Background()
+	breached := func(password string) string { sum := sha1.Sum([]byte(password)); return hex.EncodeToString(sum[:]) }
+	svc, err := users.New(memory.New(), users.Config{
+		Argon2: users.TestArgon2(), // cheap hashing for the example; leave it out in production
+		Passwords: users.PasswordPolicy{
+			Checker: breachedPasswords{breached("correct horse battery staple"): true},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Close()
+
+	_, err = svc.Create(ctx, users.NewUser{Username: "alice@example.com", Password: "correct horse battery staple"})
+	fmt.Println(err)
+	_, err = svc.Create(ctx, users.NewUser{Username: "alice@example.com", Password: "staple battery horse incorrect"})
+	fmt.Println(err)
+	// Output:
+	// password: has appeared in a data breach; choose another
+	// <nil>
 }
