@@ -77,7 +77,7 @@ func (s *service) CreateAPIKey(ctx context.Context, userID string, in NewAPIKey)
 func (s *service) keyMinted(ctx context.Context, owner *User, t *Token) {
 	s.emit(ctx, Event{Type: EventAPIKeyCreated, UserID: owner.ID, ActorID: t.CreatedBy})
 	if t.CreatedBy != "" && s.cfg.Mailer != nil && owner.Email != "" {
-		m := Mail{Kind: MailAPIKeyCreated, To: owner.Email, UserID: owner.ID, Name: owner.Name, KeyName: t.Name}
+		m := Mail{Kind: MailAPIKeyCreated, To: owner.Email, UserID: owner.ID, Name: mailName(owner), KeyName: t.Name}
 		s.background(func(ctx context.Context) { s.send(ctx, m) })
 	}
 }

@@ -13,7 +13,7 @@ var errNoMailer = &Error{Code: CodeInternal, Message: "mail is not configured"}
 // registrant returns the user r would create, normalized and validated, with the password
 // checked against the policy (not yet hashed): pending when Config.RequireApproval is set,
 // active otherwise, and unverified.
-func (s *service) registrant(r Registration) (*User, error) {
+func (s *service) registrant(ctx context.Context, r Registration) (*User, error) {
 	username, email := strings.TrimSpace(r.Username), strings.TrimSpace(r.Email)
 	if username == "" && s.cfg.Usernames == UsernameEmail {
 		username = email // and Normalize defaults the e-mail to the username
@@ -30,14 +30,14 @@ func (s *service) registrant(r Registration) (*User, error) {
 	if r.Password == "" {
 		return nil, invalid("password", "is required")
 	}
-	if err := s.cfg.Passwords.Check(r.Password, u.Username, u.Email); err != nil {
+	if err := s.cfg.Passwords.Check(ctx, r.Password, u); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
 func (s *service) Register(ctx context.Context, r Registration) error {
-	u, err := s.registrant(r)
+	u, err := s.registrant(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *service) SignUp(ctx context.Context, r Registration) (*Session, error) 
 	if s.cfg.RequireVerifiedEmail || s.cfg.RequireApproval {
 		return nil, s.Register(ctx, r) // no session before verification or approval
 	}
-	u, err := s.registrant(r)
+	u, err := s.registrant(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (s *service) register(ctx context.Context, u *User) {
 			return
 		}
 		if owner.Email != "" {
-			s.send(ctx, Mail{Kind: MailRegistrationAttempt, To: owner.Email, UserID: owner.ID, Name: owner.Name})
+			s.send(ctx, Mail{Kind: MailRegistrationAttempt, To: owner.Email, UserID: owner.ID, Name: mailName(owner)})
 		}
 		return
 	}

@@ -164,27 +164,85 @@ func (s *service) verify(ctx context.Context, password, encoded string) (ok, reh
 }
 
 // PasswordPolicy decides which passwords are acceptable. Lengths count characters (runes),
-// and a password is never truncated. There are no composition rules: length is what makes a
-// password strong. A password equal to the username or e-mail (ignoring case) is refused, and
-// so is one of the most common passwords unless AllowCommon is set.
+// and a password is never truncated. There are no composition rules: length and
+// unpredictability are what make a password strong. A password equal to the username or
+// e-mail address (ignoring case) is refused; so is one the zxcvbn estimator scores below
+// MinScore, for it is made of common passwords, words, names, keyboard patterns, repeats,
+// sequences or dates, or of the user's own username, e-mail address or name. Only the first
+// MaxScoredPasswordLength characters are scored. Then the Checker, when set, has its say.
 type PasswordPolicy struct {
-	MinLength   int  // default 8
-	MaxLength   int  // default 1024
-	AllowCommon bool // accept passwords from the built-in list of the most common ones
+	MinLength int // default 8
+	MaxLength int // default 256
+	// MinScore is the lowest zxcvbn score accepted, from 1 to 4: a password scores 1 from
+	// an estimated 10^3 guesses, 2 from 10^6, 3 from 10^8 and 4 from 10^10. Default 3
+	// (DefaultMinPasswordScore). Negative: no estimate, any score is accepted. Above 4, New
+	// returns ErrInvalid naming "Passwords".
+	MinScore int
+	// Checker, when set, is asked about every password the policy accepts, such as a
+	// breached-password service; see PasswordChecker.
+	Checker PasswordChecker
+	// CheckerTimeout bounds each call of Checker; default 3 seconds.
+	CheckerTimeout time.Duration
 }
+
+// The defaults of PasswordPolicy.
+const (
+	DefaultMinPasswordScore       = 3
+	DefaultPasswordCheckerTimeout = 3 * time.Second
+)
 
 func (p *PasswordPolicy) setDefaults() error {
 	setDefault(&p.MinLength, 8)
-	setDefault(&p.MaxLength, 1024)
-	if p.MinLength > p.MaxLength {
+	setDefault(&p.MaxLength, 256)
+	setDefault(&p.CheckerTimeout, DefaultPasswordCheckerTimeout)
+	if p.MinScore == 0 {
+		p.MinScore = DefaultMinPasswordScore
+	}
+	switch {
+	case p.MinLength > p.MaxLength:
 		return invalid("Passwords", "MinLength is above MaxLength")
+	case p.MinScore > 4:
+		return invalid("Passwords", "MinScore is above 4, the highest score")
 	}
 	return nil
 }
 
-// Check returns nil when password is acceptable for a user with this username and e-mail, and
-// an ErrInvalid naming the field "password" otherwise. The message never repeats the password.
-func (p PasswordPolicy) Check(password, username, email string) error {
+// Check returns nil when password is acceptable for the user u (nil when there is none: then
+// no word of theirs is looked for), as it will be once the password is set. Otherwise it
+// returns an ErrInvalid naming the field "password" whose message says why in words a person
+// can act on, and never repeats the password; or the error of Checker (see PasswordChecker);
+// or ctx's error when ctx ends while Checker is asked. It is safe for concurrent use.
+func (p PasswordPolicy) Check(ctx context.Context, password string, u *User) error {
+	if err := p.checkRules(password, u); err != nil {
+		return err
+	}
+	if p.Checker == nil {
+		return nil
+	}
+	cu := User{}
+	if u != nil {
+		cu = *u
+		cu.PasswordHash = ""
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.CheckerTimeout)
+	defer cancel()
+	err := p.Checker.CheckPassword(cctx, password, &cu)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // the caller gave up: the password is not at fault
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeInvalid, Field: "password", Message: checkerRefusal, Cause: err}
+}
+
+// checkRules is Check without the Checker: the lengths, the username and e-mail address, and
+// the estimated strength.
+func (p PasswordPolicy) checkRules(password string, u *User) error {
 	_ = p.setDefaults()
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -195,36 +253,20 @@ func (p PasswordPolicy) Check(password, username, email string) error {
 	case n > p.MaxLength:
 		return invalid("password", "must have at most %d characters", p.MaxLength)
 	}
-	folded := Fold(password)
-	if folded == Fold(strings.TrimSpace(username)) || (email != "" && folded == Fold(strings.TrimSpace(email))) {
-		return invalid("password", "must not be the username or e-mail address")
+	if u != nil {
+		folded := Fold(password)
+		if folded == Fold(strings.TrimSpace(u.Username)) || (u.Email != "" && folded == Fold(strings.TrimSpace(u.Email))) {
+			return invalid("password", "must not be the username or e-mail address")
+		}
 	}
-	if !p.AllowCommon && commonPasswords[folded] {
-		return invalid("password", "is one of the most common passwords")
+	if p.MinScore < 0 {
+		return nil
+	}
+	if score, reason := passwordStrength(password, u); score < p.MinScore {
+		return weakPassword(reason)
 	}
 	return nil
 }
-
-// commonPasswords are among the most used passwords of 8 characters or more in public breach
-// corpora, folded to lower case.
-var commonPasswords = func() map[string]bool {
-	m := make(map[string]bool)
-	for _, p := range strings.Fields(`
-		password password1 password12 password123 password1234 passw0rd p@ssw0rd p@ssword
-		12345678 123456789 1234567890 12345678910 123123123 11111111 00000000 88888888
-		87654321 11223344 12341234 987654321 147258369 123456789a 1q2w3e4r 1q2w3e4r5t
-		1qaz2wsx qwertyui qwertyuiop qwerty123 qwerty12 asdfghjk asdfghjkl zxcvbnm1
-		iloveyou iloveyou1 sunshine princess football baseball superman batman123
-		trustno1 letmein1 welcome1 welcome123 abc12345 abcd1234 aa123456 a1b2c3d4
-		computer whatever starwars michelle jennifer corvette mercedes 1234qwer
-		qazwsxedc zaq12wsx changeme changeme1 admin123 administrator
-		dragon123 monkey123 master123 shadow123 football1 baseball1 charlie1
-		liverpool chelsea1 arsenal1 pokemon1 minecraft
-	`) {
-		m[p] = true
-	}
-	return m
-}()
 
 func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	a := actorOf(ctx)
@@ -279,7 +321,7 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 			return err
 		}
 	}
-	if err := s.cfg.Passwords.Check(c.NewPassword, u.Username, u.Email); err != nil {
+	if err := s.cfg.Passwords.Check(ctx, c.NewPassword, u); err != nil {
 		return err
 	}
 	set := passwordSet{userID: u.ID, password: c.NewPassword, proven: hash}
@@ -316,7 +358,7 @@ func (s *service) SetPasswordByEmail(ctx context.Context, email, password string
 }
 
 func (s *service) adminSetPassword(ctx context.Context, u *User, password string) error {
-	if err := s.cfg.Passwords.Check(password, u.Username, u.Email); err != nil {
+	if err := s.cfg.Passwords.Check(ctx, password, u); err != nil {
 		return err
 	}
 	if err := s.setPassword(ctx, passwordSet{userID: u.ID, password: password, action: ActionSetPassword}); err != nil {
@@ -334,7 +376,7 @@ func (s *service) GeneratePassword(ctx context.Context, userID string) (string, 
 	var password string
 	for range 10 { // the policy may refuse one, by bad luck: it contains the username, say
 		password = generatePassword()
-		if err = s.cfg.Passwords.Check(password, u.Username, u.Email); err == nil {
+		if err = s.cfg.Passwords.checkRules(password, u); err == nil {
 			break
 		}
 	}
@@ -474,11 +516,18 @@ const (
 )
 
 // Mail is a message for a user. Code is a secret: Mail's String and LogValue leave it out.
+//
+// A mail carries nothing an attacker chose: the name a user gave is left out of every mail
+// to an address that has not been verified (anyone may register someone else's address with
+// a name that reads like a message or a link), and in a mail to a verified address it is
+// passed through MailName: no line breaks or other control or format characters, nothing
+// that looks like a link or an address, at most MaxMailNameLength characters. Templates must
+// still escape it for their format (HTML).
 type Mail struct {
 	Kind    MailKind
 	To      string // the user's e-mail address
 	UserID  string
-	Name    string // the user's name, possibly empty
+	Name    string // the user's name as MailName gives it; empty when To is not verified
 	Code    string // the single-use code, when the kind carries one
 	Expires time.Time
 	KeyName string // the name of the API key, for MailAPIKeyCreated
@@ -572,7 +621,7 @@ func (s *service) mailCode(ctx context.Context, u *User, kind TokenKind, mailKin
 	if to == nil {
 		return false
 	}
-	s.send(ctx, Mail{Kind: mailKind, To: to.Email, UserID: to.ID, Name: to.Name, Code: code, Expires: exp})
+	s.send(ctx, Mail{Kind: mailKind, To: to.Email, UserID: to.ID, Name: mailName(to), Code: code, Expires: exp})
 	return true
 }
 
@@ -614,7 +663,7 @@ func (s *service) mailNotice(u *User, kind MailKind) {
 	if s.cfg.Mailer == nil || u.Email == "" {
 		return
 	}
-	m := Mail{Kind: kind, To: u.Email, UserID: u.ID, Name: u.Name}
+	m := Mail{Kind: kind, To: u.Email, UserID: u.ID, Name: mailName(u)}
 	s.background(func(ctx context.Context) { s.send(ctx, m) })
 }
 
@@ -669,7 +718,7 @@ func (s *service) ResetPassword(ctx context.Context, code, password string) erro
 	if u.PasswordResetDisallowed {
 		return errBadCode
 	}
-	if err := s.cfg.Passwords.Check(password, u.Username, u.Email); err != nil {
+	if err := s.cfg.Passwords.Check(ctx, password, u); err != nil {
 		return err
 	}
 	err = s.setPassword(ctx, passwordSet{userID: u.ID, password: password, first: func(ctx context.Context, tx Store) error {

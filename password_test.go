@@ -18,66 +18,93 @@ import (
 )
 
 func TestPasswordPolicy(t *testing.T) {
+	ctx := context.Background()
+	lengthsOnly := users.PasswordPolicy{MinScore: -1}
+	strong := "Kq8-zebra-Vm2-lantern" // scores 4
 	tests := []struct {
 		name     string
 		policy   users.PasswordPolicy
 		password string
-		wantOK   bool
+		wantMsg  string // a part of the error's message; "" for no error
 	}{
-		{"eight characters", users.PasswordPolicy{}, "abcdefgh", true},
-		{"seven characters", users.PasswordPolicy{}, "abcdefg", false},
-		{"empty", users.PasswordPolicy{}, "", false},
-		{"eight multibyte runes", users.PasswordPolicy{}, "日本語日本語日本", true},
-		{"seven multibyte runes, 21 bytes", users.PasswordPolicy{}, "日本語日本語日", false},
-		{"1024 multibyte runes", users.PasswordPolicy{}, strings.Repeat("é", 1024), true},
-		{"1025 multibyte runes", users.PasswordPolicy{}, strings.Repeat("é", 1025), false},
-		{"1024 four-byte runes", users.PasswordPolicy{}, strings.Repeat("🔑", 1024), true},
-		{"1025 ASCII", users.PasswordPolicy{}, strings.Repeat("a", 1025), false},
-		{"invalid UTF-8", users.PasswordPolicy{}, "abcdefgh\xff", false},
-		{"spaces count", users.PasswordPolicy{}, "  a  b  ", true},
-		{"equal to the username", users.PasswordPolicy{}, "alice@example.com", false},
-		{"username in other case", users.PasswordPolicy{}, "ALICE@Example.com", false},
-		{"equal to the e-mail", users.PasswordPolicy{}, "alice@home.example", false},
-		{"common", users.PasswordPolicy{}, "password1", false},
-		{"common in other case", users.PasswordPolicy{}, "PassWord123", false},
-		{"common, allowed", users.PasswordPolicy{AllowCommon: true}, "password1", true},
-		{"longer minimum", users.PasswordPolicy{MinLength: 12}, "abcdefghijk", false},
-		{"lower maximum", users.PasswordPolicy{MaxLength: 10}, "abcdefghijk", false},
+		{"eight characters", lengthsOnly, "abcdefgh", ""},
+		{"seven characters", lengthsOnly, "abcdefg", "at least 8 characters"},
+		{"empty", users.PasswordPolicy{}, "", "at least 8 characters"},
+		{"eight multibyte runes", lengthsOnly, "日本語日本語日本", ""},
+		{"seven multibyte runes, 21 bytes", lengthsOnly, "日本語日本語日", "at least 8 characters"},
+		{"256 multibyte runes", lengthsOnly, strings.Repeat("é", 256), ""},
+		{"257 multibyte runes", lengthsOnly, strings.Repeat("é", 257), "at most 256 characters"},
+		{"256 four-byte runes", lengthsOnly, strings.Repeat("🔑", 256), ""},
+		{"257 ASCII", users.PasswordPolicy{}, strings.Repeat("a", 257), "at most 256 characters"},
+		{"invalid UTF-8", lengthsOnly, "abcdefgh\xff", "valid UTF-8"},
+		{"spaces count", lengthsOnly, "  a  b  ", ""},
+		{"equal to the username", users.PasswordPolicy{}, "alice@example.com", "must not be the username"},
+		{"username in other case", lengthsOnly, "ALICE@Example.com", "must not be the username"},
+		{"equal to the e-mail", users.PasswordPolicy{}, "alice@quuxwerk.example", "must not be the username"},
+		{"a passphrase", users.PasswordPolicy{}, alicePassword, ""},
+		{"random-looking", users.PasswordPolicy{MinScore: 4}, strong, ""},
+		{"common", users.PasswordPolicy{}, "password1", "is too easy to guess: it is a common password"},
+		{"common in other case", users.PasswordPolicy{}, "PassWord123", "is too easy to guess"},
+		{"common with substitutions", users.PasswordPolicy{}, "p@ssw0rd2024", "is too easy to guess"},
+		{"common, no estimate", lengthsOnly, "password1", ""},
+		{"the user's name", users.PasswordPolicy{}, "zorblaxian1234", "it contains your username, e-mail address or name"},
+		{"the user's e-mail domain", users.PasswordPolicy{}, "quuxwerk1234", "it contains your username, e-mail address or name"},
+		{"a keyboard row", users.PasswordPolicy{}, "qwertyuiop[]", "keyboard patterns"},
+		{"a repeat", users.PasswordPolicy{}, "aaaaaaaaaaaa", "repeated characters"},
+		{"a sequence", users.PasswordPolicy{}, "abcdefghijkl", "sequences"},
+		{"one word", users.PasswordPolicy{}, "sunflowers", "is too easy to guess"},
+		{"below a higher minimum score", users.PasswordPolicy{MinScore: 4}, "rabbithole1865", "is too easy to guess"},
+		{"at the default minimum score", users.PasswordPolicy{}, "rabbithole1865", ""},
+		{"a long password is scored by its start", users.PasswordPolicy{}, strong + strings.Repeat("a", 200), ""},
+		{"an easy start is not saved by its end", users.PasswordPolicy{}, strings.Repeat("a", users.MaxScoredPasswordLength) + strong, "is too easy to guess"},
+		{"longer minimum", users.PasswordPolicy{MinLength: 12}, "abcdefghijk", "at least 12 characters"},
+		{"lower maximum", users.PasswordPolicy{MaxLength: 10}, "abcdefghijk", "at most 10 characters"},
 	}
+	u := &users.User{Username: "alice@example.com", Email: "alice@quuxwerk.example", Name: "Alice Zorblaxian"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.policy.Check(tt.password, "alice@example.com", "alice@home.example")
-			if tt.wantOK {
+			err := tt.policy.Check(ctx, tt.password, u)
+			if tt.wantMsg == "" {
 				assert.NoError(t, err)
 				return
 			}
 			require.Error(t, err)
 			assert.ErrorIs(t, err, users.ErrInvalid)
 			assertCode(t, err, users.CodeInvalid, "password")
+			assert.Contains(t, err.Error(), tt.wantMsg)
 			if tt.password != "" {
 				assert.NotContains(t, err.Error(), tt.password)
 			}
 		})
 	}
+	t.Run("the user's words count only for that user", func(t *testing.T) {
+		for _, pw := range []string{"zorblaxian1234", "quuxwerk1234"} {
+			assert.NoError(t, users.PasswordPolicy{}.Check(ctx, pw, nil), pw)
+			assert.NoError(t, users.PasswordPolicy{}.Check(ctx, pw, &users.User{Username: bob, Name: "Bob"}), pw)
+		}
+		top := &users.User{Username: "bob@quuxwerk.zorbtld"}
+		assert.NoError(t, users.PasswordPolicy{}.Check(ctx, "zorbtld1234", top), "the top-level domain is not the user's")
+		assert.Error(t, users.PasswordPolicy{}.Check(ctx, "quuxwerk1234", top))
+	})
 }
 
 // TestCreatePasswordPolicy checks the policy through Create: lengths count runes, a long
 // password is never truncated, and the Config's policy applies.
 func TestCreatePasswordPolicy(t *testing.T) {
 	ctx := context.Background()
-	long := strings.Repeat("ü", 1023) + "x" // 1024 runes, 2047 bytes
+	long := "Kq8-zebra-Vm2-lantern" + strings.Repeat("ü", 234) + "x" // 256 runes, 490 bytes
 	tests := []struct {
 		name     string
 		policy   users.PasswordPolicy
 		password string
 		wantOK   bool
 	}{
-		{"1024 multibyte runes", users.PasswordPolicy{}, long, true},
-		{"1025 multibyte runes", users.PasswordPolicy{}, long + "y", false},
+		{"256 runes", users.PasswordPolicy{}, long, true},
+		{"257 runes", users.PasswordPolicy{}, long + "y", false},
 		{"equal to username", users.PasswordPolicy{}, "Alice@Example.com", false},
 		{"equal to e-mail", users.PasswordPolicy{}, "ALICE@home.example", false},
 		{"common", users.PasswordPolicy{}, "iloveyou", false},
-		{"common allowed", users.PasswordPolicy{AllowCommon: true}, "iloveyou", true},
+		{"common, no estimate", users.PasswordPolicy{MinScore: -1}, "iloveyou", true},
 		{"below configured minimum", users.PasswordPolicy{MinLength: 30}, alicePassword, false},
 	}
 	for _, tt := range tests {
@@ -99,7 +126,7 @@ func TestCreatePasswordPolicy(t *testing.T) {
 	}
 	t.Run("no truncation at 72 bytes", func(t *testing.T) {
 		h := newHarness(t)
-		prefix := strings.Repeat("p", 100)
+		prefix := "Kq8-zebra-Vm2-lantern" + strings.Repeat("p", 80) // 101 bytes, strong at the start
 		h.create(t, alice, prefix+"one")
 		_, err := h.svc.SignIn(ctx, alice, prefix+"two")
 		assert.ErrorIs(t, err, users.ErrUnauthorized)
@@ -268,7 +295,7 @@ func TestForgotPassword(t *testing.T) {
 		require.NoError(t, h.svc.ForgotPassword(ctx, " ALICE@home.example "))
 		m := h.mail.waitFor(t, "alice@home.example", users.MailPasswordReset, 1)
 		assert.Equal(t, u.ID, m.UserID)
-		assert.Equal(t, "Alice", m.Name)
+		assert.Empty(t, m.Name, "no name in a mail to an unverified address")
 		assert.Len(t, m.Code, 43)
 		assert.Equal(t, h.clock.Now().Add(users.DefaultResetCodeTTL), m.Expires)
 		assert.Equal(t, 1, h.events.count(users.EventPasswordForgot))

@@ -683,7 +683,7 @@ func (s *service) Create(ctx context.Context, in NewUser) (*User, error) {
 		return nil, err
 	}
 	if in.Password != "" {
-		if err := s.cfg.Passwords.Check(in.Password, u.Username, u.Email); err != nil {
+		if err := s.cfg.Passwords.Check(ctx, in.Password, u); err != nil {
 			return nil, err
 		}
 		hash, err := s.hash(ctx, in.Password)
@@ -809,7 +809,8 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 	a := actorOf(ctx)
 	// The slow parts happen before the transaction, which may hold the store's write lock:
 	// proving the actor's current password, and hashing a new one. The policy is checked here
-	// and again in the transaction, on the user as it is there.
+	// and again in the transaction, on the user as it is there (its Checker only here: it may
+	// call a remote service).
 	var hash, proven string
 	if p.Password != nil || (a != nil && (p.Username != nil || p.Email != nil)) {
 		cur, err := lookup(ctx, s.store, ActionUpdate, id)
@@ -840,7 +841,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			}
 		}
 		if p.Password != nil {
-			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
+			if err := s.cfg.Passwords.Check(ctx, *p.Password, u); err != nil {
 				return nil, err
 			}
 			if hash, err = s.hash(ctx, *p.Password); err != nil {
@@ -882,7 +883,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			}
 		}
 		if p.Password != nil {
-			if err := s.cfg.Passwords.Check(*p.Password, u.Username, u.Email); err != nil {
+			if err := s.cfg.Passwords.checkRules(*p.Password, u); err != nil {
 				return err
 			}
 			u.PasswordHash = hash

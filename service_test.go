@@ -176,7 +176,7 @@ func TestCreateConflicts(t *testing.T) {
 }
 
 func TestUserJSON(t *testing.T) {
-	h := newHarness(t, func(c *users.Config) { c.Passwords.AllowCommon = true })
+	h := newHarness(t, func(c *users.Config) { c.Passwords.MinScore = -1 })
 	ctx := context.Background()
 	created, err := h.svc.Create(ctx, users.NewUser{Username: alice, Password: alicePassword, Status: users.StatusActive, OrgID: "org1", AllowedPrivateComponents: []string{"c"}})
 	require.NoError(t, err)

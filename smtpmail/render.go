@@ -37,7 +37,7 @@ type Template struct {
 type TemplateData struct {
 	Kind users.MailKind
 	To   string // the recipient's address
-	Name string // the recipient's name, possibly empty
+	Name string // the recipient's name as users.MailName gives it, possibly empty; see users.Mail
 	Code string // the mail's code, for the kinds that carry one; a secret
 	// Link is the link the mail asks its reader to follow, built from Options.BaseURL: for a
 	// password reset BaseURL+ResetPath?code=Code, for an e-mail verification
@@ -121,10 +121,12 @@ func parseTemplates(custom map[users.MailKind]Template) (map[users.MailKind]*kin
 // Render returns m as the message Send would deliver: an RFC 5322 message with CRLF line
 // ends, a multipart/alternative body with a plain-text and an HTML part. The Date header
 // reads Options.Now, and the Message-ID and the MIME boundary are random. The message holds
-// m's code: treat it as a secret. Render returns an error wrapping ErrInvalidMail when m's
-// kind has no templates, a code kind has no code, m.To is not a plain e-mail address, m.To
-// or m.Name has a control character (such as CR or LF), or a template fails; the error never
-// contains the code. It is safe for concurrent use.
+// m's code: treat it as a secret. m.Name is shown as users.MailName gives it (no control or
+// format characters, nothing that looks like a link or an address, at most 64 characters),
+// escaped in the HTML part and encoded in the To header. Render returns an error wrapping
+// ErrInvalidMail when m's kind has no templates, a code kind has no code, m.To is not a plain
+// e-mail address, m.To or m.KeyName has a control character (such as CR or LF), or a
+// template fails; the error never contains the code. It is safe for concurrent use.
 func (ml *Mailer) Render(m users.Mail) ([]byte, error) {
 	msg, err := ml.render(m)
 	if err != nil {
@@ -138,7 +140,9 @@ func (ml *Mailer) render(m users.Mail) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("unknown kind")
 	}
-	if hasControl(m.To) || hasControl(m.Name) || hasControl(m.KeyName) {
+	// The Service has done it already; done again for a Mail from anywhere else.
+	m.Name = users.MailName(m.Name)
+	if hasControl(m.To) || hasControl(m.KeyName) {
 		return nil, errors.New("the recipient has a line break or another control character")
 	}
 	if a, err := mail.ParseAddress(m.To); err != nil || a.Name != "" || a.Address != m.To {

@@ -43,6 +43,11 @@
 // multipart/alternative message (RFC 5322 and 2045–2049) with both parts in UTF-8 and
 // quoted-printable, and CRLF line ends throughout.
 //
+// A mail carries no text an attacker chose: the Service leaves the user's name out of mails
+// to unverified addresses (see users.Mail), and the name a mail does carry is passed through
+// users.MailName again here, whoever made the Mail, so that it has no line break to add a
+// header or a line, and nothing a mail reader would turn into a link.
+//
 // # Secrets
 //
 // The package logs nothing. No error it returns contains a mail's code, the message, or the
@@ -161,8 +166,9 @@ var (
 	ErrNoTLS = errors.New("smtpmail: the server does not offer STARTTLS")
 
 	// ErrInvalidMail is returned by Send and Render for a mail that cannot be rendered: a kind
-	// without templates, a recipient that is not a plain e-mail address, a header value with
-	// a line break or another control character, or a template that fails. It is not retried.
+	// without templates, a recipient that is not a plain e-mail address, a recipient or key
+	// name with a line break or another control character, or a template that fails. It is
+	// not retried.
 	ErrInvalidMail = errors.New("smtpmail: invalid mail")
 )
 

@@ -27,7 +27,8 @@ var mailFrom = mail.Address{Name: "users", Address: "no-reply@localhost"}
 // the line leaves the code out, and the mail is written to the directory as an RFC 5322
 // message in an .eml file of its own, which appears whole or not at all. File names sort in
 // the order the mails were sent. A mail with a code also carries the link smtpmail would
-// send, built from links. A mailer is safe for concurrent use.
+// send, built from links. The name a mail shows is the one users.MailName gives: no line
+// breaks, no links, at most 64 characters. A mailer is safe for concurrent use.
 type mailer struct {
 	dir   string // "" for none
 	log   *slog.Logger
@@ -54,6 +55,8 @@ func (ml *mailer) Send(ctx context.Context, m users.Mail) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The Service has done it already; done again, as smtpmail does, for any other Mail.
+	m.Name = users.MailName(m.Name)
 	attrs := []slog.Attr{
 		slog.String("kind", string(m.Kind)),
 		slog.String("to", m.To),

@@ -128,22 +128,42 @@ func TestMailerLogsCodeWithoutDirectory(t *testing.T) {
 }
 
 func TestMailerEncodesHeaders(t *testing.T) {
-	dir := t.TempDir()
-	m, err := newMailer(dir, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	mm := resetMail()
-	mm.Name = "Zoë \"Ada\"\r\nBcc: eve@example.com"
+	tests := []struct {
+		name, given, want string
+	}{
+		{"quotes and accents", `Zoë "Ada"`, `Zoë "Ada"`},
+		{"header injection", "Zoë \"Ada\"\r\nBcc: eve@example.com", ""},
+		{"line breaks", "Zoë\r\n\r\nClaim your prize", "Zoë Claim your prize"},
+		{"a link", "Zoë, see https://evil.example/claim", ""},
+		{"cut to 64 characters", strings.Repeat("Zoë Lovelace ", 10), strings.TrimSpace(string([]rune(strings.Repeat("Zoë Lovelace ", 10))[:64]))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			m, err := newMailer(dir, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			mm := resetMail()
+			mm.Name = tt.given
 
-	require.NoError(t, m.Send(t.Context(), mm))
+			require.NoError(t, m.Send(t.Context(), mm))
 
-	files := emlFiles(t, dir)
-	require.Len(t, files, 1)
-	got := readEML(t, files[0])
-	assert.Empty(t, got.header.Get("Bcc"), "a name cannot add a header")
-	to, err := got.header.AddressList("To")
-	require.NoError(t, err)
-	assert.Equal(t, []*mail.Address{{Name: mm.Name, Address: "ada@example.com"}}, to)
-	assert.Contains(t, got.body, "Hello Zoë")
+			files := emlFiles(t, dir)
+			require.Len(t, files, 1)
+			got := readEML(t, files[0])
+			assert.Empty(t, got.header.Get("Bcc"), "a name cannot add a header")
+			to, err := got.header.AddressList("To")
+			require.NoError(t, err)
+			assert.Equal(t, []*mail.Address{{Name: tt.want, Address: "ada@example.com"}}, to)
+			greeting, _, _ := strings.Cut(got.body, "\r\n")
+			if tt.want == "" {
+				assert.Equal(t, "Hello,", greeting)
+			} else {
+				assert.Equal(t, "Hello "+tt.want+",", greeting)
+			}
+			assert.NotContains(t, got.body, "evil")
+			assert.NotContains(t, got.body, "Bcc")
+		})
+	}
 }
 
 func TestMailerWithoutName(t *testing.T) {
