@@ -218,7 +218,8 @@ type Service interface {
 	// failed or cancelled.
 	CancelDeletion(ctx context.Context, ticketID string) (*Ticket, error)
 
-	// Close stops the deletion worker, waits for it and for mail being sent, and returns nil.
+	// Close stops the deletion worker and the sweeper, waits for them and for mail being
+	// sent, and returns nil.
 	// Unfinished tickets are resumed by the next Service on the same store. Close is
 	// idempotent; other methods keep working after it, but no deletion advances.
 	Close() error
@@ -394,6 +395,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// ResetCodeTTL is the lifetime of a password-reset code; default 1 hour.
 	ResetCodeTTL time.Duration
+	// MaxSessions bounds the live sessions of one user; default 100 (DefaultMaxSessions).
+	// Issuing one more (SignIn, SignUp, NewSession) revokes the user's oldest live sessions,
+	// in the transaction that issues the new one, which always survives. API keys are not
+	// sessions and never count.
+	MaxSessions int
 
 	// DeletionSteps are the app's own steps, run in order after the user's credentials are
 	// revoked and before the user record is removed. Each must be idempotent: after a crash or
@@ -411,9 +417,25 @@ type Config struct {
 	// PollInterval is how often the worker looks for tickets it was not told about (retries
 	// coming due, tickets of other processes, expired leases); default 1 second.
 	PollInterval time.Duration
-	// NoWorker disables this Service's deletion worker: tickets are then run by another
-	// process sharing the store.
+	// NoWorker disables this Service's deletion worker and its sweeper: tickets are then run,
+	// and the store swept, by another process sharing the store.
 	NoWorker bool
+	// SweepInterval is how often the sweeper, which runs beside the deletion worker (first
+	// when New starts it), removes from the store what has run out: tokens, codes and API
+	// keys expired at the time of the sweep; finished deletion tickets last changed more than
+	// TicketRetention ago; and, when the store implements ThrottleStore, the sign-in
+	// throttle's entries whose latest failure is older than Throttle.MaxDelay plus a day,
+	// long past any lockout they imposed (a username failing again after that starts counting
+	// afresh). Default 10 minutes
+	// (DefaultSweepInterval). It deletes in batches of short transactions, yielding between
+	// them, so that it never holds a store's write lock for long; its deletes are idempotent,
+	// so every process sharing a store may sweep it. It logs how many rows it removed, and
+	// nothing else about them.
+	SweepInterval time.Duration
+	// TicketRetention is how long a completed, failed or cancelled deletion ticket is kept
+	// after its last change, for Ticket to answer; default 30 days (DefaultTicketRetention).
+	// Negative: finished tickets are kept for ever.
+	TicketRetention time.Duration
 }
 
 // DeletionStep is one of the app's steps in deleting a user: for example removing the user's
@@ -476,6 +498,9 @@ const (
 	DefaultTicketLease      = time.Minute
 	DefaultPollInterval     = time.Second
 	DefaultMaxHashWait      = 2 * time.Second
+	DefaultMaxSessions      = 100
+	DefaultSweepInterval    = 10 * time.Minute
+	DefaultTicketRetention  = 30 * 24 * time.Hour
 )
 
 // DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
@@ -508,8 +533,9 @@ type service struct {
 
 var _ Service = (*service)(nil)
 
-// New returns a Service over store, configured by cfg, and starts its deletion worker (unless
-// cfg.NoWorker), which resumes any unfinished ticket in the store. Call Close to stop it.
+// New returns a Service over store, configured by cfg, and starts its deletion worker and
+// its sweeper (unless cfg.NoWorker): the worker resumes any unfinished ticket in the store.
+// Call Close to stop them.
 // Returns ErrInvalid for a configuration it cannot use.
 func New(store Store, cfg Config) (Service, error) {
 	if store == nil {
@@ -540,8 +566,9 @@ func New(store Store, cfg Config) (Service, error) {
 	s.gate.timing.observe(s.ownCost.class, time.Since(start)) // a hash costs what verifying it does
 	s.workCtx, s.stopWork = context.WithCancel(context.Background())
 	if !cfg.NoWorker {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.work()
+		go s.sweepEvery(cfg.SweepInterval)
 	}
 	return s, nil
 }
@@ -583,6 +610,11 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.DeletionBackoff, DefaultDeletionBackoff)
 	setDefault(&c.TicketLease, DefaultTicketLease)
 	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.MaxSessions, DefaultMaxSessions)
+	setDefault(&c.SweepInterval, DefaultSweepInterval)
+	if c.TicketRetention == 0 {
+		c.TicketRetention = DefaultTicketRetention
+	}
 	seen := map[string]bool{stepRevokeCredentials: true, stepRemoveImage: true, stepRemoveUser: true}
 	for _, st := range c.DeletionSteps {
 		if st.Name == "" || st.Run == nil || seen[st.Name] {

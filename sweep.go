@@ -1,0 +1,94 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"time"
+)
+
+// sweepBatch is how many rows one call of a sweep removes: one short transaction.
+const sweepBatch = 1000
+
+// throttleGrace is how long after Throttle.MaxDelay the sweeper keeps a throttle entry: its
+// lockout, at most MaxDelay after its latest failure, is over by then.
+const throttleGrace = 24 * time.Hour
+
+// sweepCounts is what one sweep removed.
+type sweepCounts struct {
+	tokens, tickets, failures int
+}
+
+// sweepEvery is the sweeper: it sweeps the store at once, then every interval, until Close.
+func (s *service) sweepEvery(interval time.Duration) {
+	defer s.wg.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-timer.C:
+		}
+		_, _ = s.sweep(s.workCtx)
+		timer.Reset(interval)
+	}
+}
+
+// sweep removes from the store, in batches, the tokens expired now, the finished tickets older
+// than Config.TicketRetention and, when the store keeps them, the throttle entries older than
+// Config.Throttle.MaxDelay plus throttleGrace. It logs what it removed (counts only) and each
+// failure, goes on after a failure with the next kind of row, and returns the counts and the
+// failures joined.
+func (s *service) sweep(ctx context.Context) (sweepCounts, error) {
+	now := s.now()
+	var c sweepCounts
+	var errs []error
+	run := func(what string, n *int, del func(context.Context) (int, error)) {
+		var err error
+		*n, err = sweepAll(ctx, del)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("users: sweeping failed", "what", what, "removed", *n, "err", err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	run("tokens", &c.tokens, func(ctx context.Context) (int, error) {
+		return s.store.DeleteExpiredTokens(ctx, now, sweepBatch)
+	})
+	if s.cfg.TicketRetention > 0 {
+		before := now.Add(-s.cfg.TicketRetention)
+		run("tickets", &c.tickets, func(ctx context.Context) (int, error) {
+			return s.store.DeleteTickets(ctx, before, sweepBatch)
+		})
+	}
+	if ts, ok := s.store.(ThrottleStore); ok {
+		before := now.Add(-(s.cfg.Throttle.MaxDelay + throttleGrace))
+		run("throttle entries", &c.failures, func(ctx context.Context) (int, error) {
+			return ts.DeleteFailures(ctx, before, sweepBatch)
+		})
+	}
+	if c != (sweepCounts{}) {
+		s.log.Info("users: swept the store", "tokens", c.tokens, "tickets", c.tickets, "throttleEntries", c.failures)
+	}
+	return c, errors.Join(errs...)
+}
+
+// sweepAll calls del, which removes at most sweepBatch rows, until it removes fewer or fails,
+// yielding between calls so that other writers get the store's write lock, and returns how
+// many rows it removed in all.
+func sweepAll(ctx context.Context, del func(context.Context) (int, error)) (int, error) {
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := del(ctx)
+		total += n
+		if err != nil || n < sweepBatch {
+			return total, err
+		}
+		runtime.Gosched()
+	}
+}
