@@ -2,7 +2,10 @@ package users_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gousers/users"
@@ -76,6 +79,60 @@ func TestMetadataDepth(t *testing.T) {
 					}
 				})
 			}
+		})
+	}
+}
+
+func TestImportRejectsDeepMetadataAlone(t *testing.T) {
+	deep := nested(1001) // deeper than SQLite's JSON functions go
+	deepJSON, err := json.Marshal(deep)
+	require.NoError(t, err)
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Run("Import", func(t *testing.T) {
+				w := newSweepWorld(t, st.open(t))
+				batch := []*users.User{
+					{Username: "u1@example.com"},
+					{Username: "u2@example.com", Metadata: map[string]any{"ok": nested(users.MaxMetadataDepth - 1)}},
+					{Username: "u3@example.com", Metadata: deep},
+					{Username: "u4@example.com", Metadata: nested(users.MaxMetadataDepth + 1)},
+					{Username: "u5@example.com"},
+				}
+				results, err := w.svc.Import(context.Background(), batch)
+				require.NoError(t, err)
+				var got []users.ImportStatus
+				for _, r := range results {
+					got = append(got, r.Status)
+				}
+				assert.Equal(t, []users.ImportStatus{users.ImportCreated, users.ImportCreated, users.ImportRejected, users.ImportRejected, users.ImportCreated}, got)
+				assertCode(t, results[2].Err, users.CodeInvalid, "metadata")
+				assertCode(t, results[3].Err, users.CodeInvalid, "metadata")
+				n, err := w.svc.Count(context.Background(), users.Query{})
+				require.NoError(t, err)
+				assert.Equal(t, 3, n)
+			})
+			t.Run("ImportLines", func(t *testing.T) {
+				w := newSweepWorld(t, st.open(t))
+				in := strings.Join([]string{
+					`{"username":"u1@example.com"}`,
+					`{"username":"u2@example.com","metadata":` + string(deepJSON) + `}`,
+					`{"username":"u3@example.com"}`,
+				}, "\n")
+				var got []string
+				err := users.ImportLines(context.Background(), w.svc, strings.NewReader(in), 10, func(lines []users.LineResult) error {
+					for _, l := range lines {
+						field := ""
+						var e *users.Error
+						if errors.As(l.Err, &e) {
+							field = e.Field
+						}
+						got = append(got, fmt.Sprintf("%d %s %s", l.Line, l.Status, field))
+					}
+					return nil
+				})
+				require.NoError(t, err)
+				assert.Equal(t, []string{"1 created ", "2 rejected metadata", "3 created "}, got)
+			})
 		})
 	}
 }

@@ -197,8 +197,11 @@ type Service interface {
 	// first successful sign-in. Each user keeps the ID, times, status and hash given (an empty
 	// ID is generated, zero times are now). It returns one result per user, in order: created,
 	// skipped when the ID, username or e-mail is taken, or rejected with the reason; the
-	// created users are stored in one transaction. It returns an error only when the store
-	// fails, and then creates nothing.
+	// created users are stored in one transaction. Every user is checked before it; a user
+	// the store still refuses (for another reason than a clash) is tried again alone, and
+	// when the store refuses it again it is rejected and the others are stored without it,
+	// for up to 8 such users a call. It returns an error only when the store fails (or
+	// refuses more users than that), and then creates nothing.
 	Import(ctx context.Context, us []*User) ([]ImportResult, error)
 	// Export calls fn with every user, with their password hash, in ID order, a page at a
 	// time; it stops at fn's first error and returns it.
