@@ -440,9 +440,8 @@ func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 	}
 	// The depth is checked before encoding, which a value deep enough would crash, and again
 	// after, for what a json.Marshaler inside made of itself.
-	errDeep := invalid("metadata", "is nested more than %d levels deep", MaxMetadataDepth)
 	if tooDeep(reflect.ValueOf(m), 0) {
-		return nil, errDeep
+		return nil, errMetadataTooDeep
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -452,7 +451,7 @@ func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 		return nil, invalid("metadata", "is larger than %d bytes", MaxMetadataBytes)
 	}
 	if jsonDepth(b) > MaxMetadataDepth {
-		return nil, errDeep
+		return nil, errMetadataTooDeep
 	}
 	var out map[string]any
 	if err := json.Unmarshal(b, &out); err != nil {
@@ -463,6 +462,9 @@ func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// errMetadataTooDeep is the answer to metadata nested more than MaxMetadataDepth levels deep.
+var errMetadataTooDeep = invalid("metadata", "is nested more than %d levels deep", MaxMetadataDepth)
 
 // tooDeep reports whether v, found at depth levels of objects and arrays, nests deeper than
 // MaxMetadataDepth once encoded as JSON: maps, structs, slices and arrays (but byte slices,
