@@ -136,3 +136,20 @@ func TestImportRejectsDeepMetadataAlone(t *testing.T) {
 		})
 	}
 }
+
+// NormalizeMetadata refuses metadata nested deeper than MaxMetadataDepth, which every Store
+// can keep, whatever its size.
+func ExampleNormalizeMetadata() {
+	var v any = "leaf"
+	for range users.MaxMetadataDepth {
+		v = []any{v}
+	}
+	_, err := users.NormalizeMetadata(map[string]any{"deep": v})
+	fmt.Println(err, errors.Is(err, users.ErrInvalid))
+
+	m, err := users.NormalizeMetadata(map[string]any{"n": 1, "tags": []string{"a"}})
+	fmt.Println(m, err)
+	// Output:
+	// metadata: is nested more than 32 levels deep true
+	// map[n:1 tags:[a]] <nil>
+}

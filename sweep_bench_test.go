@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -96,4 +97,41 @@ func BenchmarkSweepExpiredTokens(b *testing.B) {
 	b.ReportMetric(float64(total.Milliseconds())/float64(sweeps), "ms/sweep")
 	b.ReportMetric(float64(store.longest.Microseconds())/1000, "ms/longest-batch")
 	b.ReportMetric(float64(store.batches)/float64(sweeps), "batches/sweep")
+}
+
+// BenchmarkNewSessionAtMaxSessions measures issuing a session to a user who has
+// Config.MaxSessions live ones already, on a SQLite file: each call reads the user's sessions,
+// revokes the oldest and stores the new one, in one transaction.
+//
+//	go test -run '^$' -bench NewSessionAtMaxSessions -benchmem .
+func BenchmarkNewSessionAtMaxSessions(b *testing.B) {
+	for _, limit := range []int{1, users.DefaultMaxSessions} {
+		b.Run(fmt.Sprintf("MaxSessions=%d", limit), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "users.db"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = db.Close() })
+			svc, err := users.New(db, users.Config{MaxSessions: limit, NoWorker: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = svc.Close() })
+			u, err := svc.Create(ctx, users.NewUser{Username: alice})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range limit {
+				if _, err := svc.NewSession(ctx, u.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if _, err := svc.NewSession(ctx, u.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
