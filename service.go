@@ -425,14 +425,15 @@ type Config struct {
 	NoWorker bool
 	// SweepInterval is how often the sweeper, which runs beside the deletion worker (first
 	// when New starts it), removes from the store what has run out: tokens, codes and API
-	// keys expired at the time of the sweep; finished deletion tickets last changed more than
-	// TicketRetention ago; and, when the store implements ThrottleStore, the sign-in
-	// throttle's entries whose latest failure is older than Throttle.MaxDelay plus a day,
-	// long past any lockout they imposed (a username failing again after that starts counting
-	// afresh). Default 10 minutes (DefaultSweepInterval). It deletes in batches of short
-	// transactions, yielding between them, so that it never holds a store's write lock for
-	// long; its deletes are idempotent, so every process sharing a store may sweep it. It
-	// logs how many rows it removed, and nothing else about them.
+	// keys expired at the time of the sweep (an expired key then leaves its owner's list, and
+	// rotating it is ErrNotFound rather than ErrConflict); finished deletion tickets last
+	// changed more than TicketRetention ago; and, when the store implements ThrottleStore,
+	// the sign-in throttle's entries whose latest failure is older than Throttle.MaxDelay
+	// plus a day, long past any lockout they imposed (a username failing again after that
+	// starts counting afresh). Default 10 minutes (DefaultSweepInterval). It deletes in
+	// batches of short transactions, yielding between them, so that it never holds a store's
+	// write lock for long; its deletes are idempotent, so every process sharing a store may
+	// sweep it. It logs how many rows it removed, and nothing else about them.
 	SweepInterval time.Duration
 	// TicketRetention is how long a completed, failed or cancelled deletion ticket is kept
 	// after its last change, for Ticket to answer; default 30 days (DefaultTicketRetention).
