@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -286,4 +287,50 @@ func TestSweepGoesOnAfterAFailure(t *testing.T) {
 	assert.Zero(t, tokens)
 	assert.Equal(t, 1, tickets, "tickets are swept after tokens failed")
 	assert.Contains(t, w.logs.String(), "sweeping failed")
+}
+
+func TestSweepOnEveryInstanceAtOnce(t *testing.T) {
+	for _, st := range sweepStores {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := st.open(t)
+			first := newSweepWorld(t, store, func(c *users.Config) { c.NoWorker = true })
+			u, err := first.svc.Create(ctx, users.NewUser{Username: alice})
+			require.NoError(t, err)
+			now := first.clock.Now()
+			const expired = 3500
+			require.NoError(t, store.Atomic(ctx, func(ctx context.Context, tx users.Store) error {
+				for i := range expired {
+					tok := &users.Token{Digest: users.DigestOf(fmt.Sprint("token ", i)), Kind: users.TokenSession,
+						UserID: u.ID, Created: now, Expires: now.Add(time.Minute)}
+					if err := tx.PutToken(ctx, tok); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			svcs := []users.Service{first.svc}
+			for range 3 {
+				w := newSweepWorld(t, store, func(c *users.Config) { c.NoWorker = true })
+				w.clock.Advance(time.Hour)
+				svcs = append(svcs, w.svc)
+			}
+			first.clock.Advance(time.Hour)
+
+			var wg sync.WaitGroup
+			removed := make([]int, len(svcs))
+			errs := make([]error, len(svcs))
+			for i, svc := range svcs {
+				wg.Go(func() { removed[i], _, _, errs[i] = users.Sweep(ctx, svc) })
+			}
+			wg.Wait()
+			total := 0
+			for i := range svcs {
+				assert.NoError(t, errs[i], "instance %d", i)
+				total += removed[i]
+			}
+			assert.Equal(t, expired, total, "each token removed once, by one of them")
+			assert.Zero(t, first.tokens(t, u.ID, users.TokenSession))
+		})
+	}
 }
