@@ -431,9 +431,10 @@ type Config struct {
 	// the sign-in throttle's entries whose latest failure is older than Throttle.MaxDelay
 	// plus a day, long past any lockout they imposed (a username failing again after that
 	// starts counting afresh). Default 10 minutes (DefaultSweepInterval). It deletes in
-	// batches of short transactions, yielding between them, so that it never holds a store's
-	// write lock for long; its deletes are idempotent, so every process sharing a store may
-	// sweep it. It logs how many rows it removed, and nothing else about them.
+	// batches of 1,000 rows, each a short transaction, and pauses after each as long as it
+	// took, so that it never holds a store's write lock for long nor most of the time; its
+	// deletes are idempotent, so every process sharing a store may sweep it. It logs how
+	// many rows it removed, and nothing else about them.
 	SweepInterval time.Duration
 	// TicketRetention is how long a completed, failed or cancelled deletion ticket is kept
 	// after its last change, for Ticket to answer; default 30 days (DefaultTicketRetention).

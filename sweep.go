@@ -3,7 +3,6 @@ package users
 import (
 	"context"
 	"errors"
-	"runtime"
 	"time"
 )
 
@@ -75,20 +74,29 @@ func (s *service) sweep(ctx context.Context) (sweepCounts, error) {
 	return c, errors.Join(errs...)
 }
 
+// maxSweepPause caps the pause of a sweep between two batches.
+const maxSweepPause = 50 * time.Millisecond
+
 // sweepAll calls del, which removes at most sweepBatch rows, until it removes fewer or fails,
-// yielding between calls so that other writers get the store's write lock, and returns how
-// many rows it removed in all.
+// and returns how many rows it removed in all. Between calls it pauses as long as the last
+// call took (at most maxSweepPause), so that other writers, of this process or of others
+// sharing the store, get its write lock at least as long as the sweep holds it.
 func sweepAll(ctx context.Context, del func(context.Context) (int, error)) (int, error) {
 	total := 0
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
+		start := time.Now()
 		n, err := del(ctx)
 		total += n
 		if err != nil || n < sweepBatch {
 			return total, err
 		}
-		runtime.Gosched()
+		pause.Reset(min(time.Since(start), maxSweepPause))
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-pause.C:
+		}
 	}
 }
