@@ -13,6 +13,7 @@ import (
 	"github.com/gousers/users"
 	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
+	"github.com/gousers/users/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,7 +121,12 @@ var sweepStores = []struct {
 	open func(t testing.TB) users.Store
 }{
 	{"memory", func(testing.TB) users.Store { return newMapThrottle() }},
-	stores[1], // sqlite
+	{"sqlite", func(t testing.TB) users.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Memory, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
 }
 
 func TestSweeperRemovesWhatRunsOut(t *testing.T) {
