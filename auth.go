@@ -70,7 +70,8 @@ func (s *service) NewSession(ctx context.Context, userID string) (*Session, erro
 // so that no session outlives a revocation that raced the checks made before it: it fails
 // with the ErrForbidden of signInErr for a user who may not sign in, and with errSignIn when
 // the password hash is no longer proven (a change of password committed after it was
-// checked), or the user is gone. rehash, when set, replaces proven in the same transaction.
+// checked), or the user is gone. rehash, when set, replaces proven in the same transaction,
+// and so is the revocation of the user's oldest sessions beyond Config.MaxSessions.
 func (s *service) issueSession(ctx context.Context, userID, proven, rehash string) (*Session, error) {
 	var sess *Session
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
@@ -92,6 +93,9 @@ func (s *service) issueSession(ctx context.Context, userID, proven, rehash strin
 				return err
 			}
 		}
+		if err := s.makeRoomForSession(ctx, tx, u.ID); err != nil {
+			return err
+		}
 		token, exp, err := s.issueToken(ctx, tx, TokenSession, u.ID, s.cfg.SessionTTL)
 		if err != nil {
 			return err
@@ -100,6 +104,28 @@ func (s *service) issueSession(ctx context.Context, userID, proven, rehash strin
 		return nil
 	})
 	return sess, err
+}
+
+// makeRoomForSession revokes, in tx, the user's oldest live sessions beyond
+// Config.MaxSessions-1, so that the session about to be issued is at most the MaxSessions-th.
+func (s *service) makeRoomForSession(ctx context.Context, tx Store, userID string) error {
+	sessions, err := tx.ListTokens(ctx, userID, TokenSession) // oldest first
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	live := sessions[:0]
+	for _, t := range sessions {
+		if !t.Expired(now) {
+			live = append(live, t)
+		}
+	}
+	for _, t := range live[:max(0, len(live)-(s.cfg.MaxSessions-1))] {
+		if err := tx.DeleteToken(ctx, t.Digest); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // errSignIn is the one answer for an unknown user, a user without a password and a wrong

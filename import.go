@@ -27,6 +27,22 @@ const (
 	MaxImportedArgon2Parallelism = 4
 )
 
+// maxImportRefusals bounds the users of one Import call that the store may refuse, each
+// tried again alone while the batch is stored again, before Import gives up and returns the
+// store's error: a store failing every write is not a batch of bad users.
+const maxImportRefusals = 8
+
+// refusedErr is the rejection of an imported user whom the store refused with err: err itself
+// when it is one of the package's errors a client may see, and otherwise an ErrInvalid that
+// does not repeat the store's words.
+func refusedErr(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Code != CodeInternal {
+		return err
+	}
+	return &Error{Code: CodeInvalid, Message: "the store refused this user", Cause: err}
+}
+
 // exportPage is how many users Export reads from the store at a time.
 const exportPage = MaxLimit
 
@@ -166,25 +182,47 @@ func (s *service) Import(ctx context.Context, us []*User) ([]ImportResult, error
 		}
 		prepared[i] = u
 	}
-	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		for i, u := range prepared {
-			if u == nil {
-				continue
+	// A user the store refuses for another reason than a clash is a suspect: the batch is
+	// stored again, the suspect in a savepoint of its own, so that if the store refuses it
+	// again it is rejected alone, and if it does not (the store failed for a moment) it is
+	// created with the others.
+	suspects := make(map[int]bool)
+	for {
+		refused := -1
+		err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+			refused = -1
+			for i, u := range prepared {
+				if u == nil {
+					continue
+				}
+				var err error
+				if suspects[i] {
+					err = tx.Atomic(ctx, func(ctx context.Context, tx Store) error { return tx.CreateUser(ctx, u.Clone()) })
+				} else {
+					err = tx.CreateUser(ctx, u.Clone())
+				}
+				switch {
+				case err == nil:
+					results[i].Status, results[i].Err = ImportCreated, nil
+				case errors.Is(err, ErrConflict):
+					results[i].Status, results[i].Err = ImportSkipped, err
+				case suspects[i] && ctx.Err() == nil:
+					s.log.WarnContext(ctx, "users: the store refused an imported user", "user", u.ID, "err", err)
+					results[i].Status, results[i].Err = ImportRejected, refusedErr(err)
+				default:
+					refused = i
+					return err
+				}
 			}
-			err := tx.CreateUser(ctx, u.Clone())
-			switch {
-			case err == nil:
-				results[i].Status, results[i].Err = ImportCreated, nil
-			case errors.Is(err, ErrConflict):
-				results[i].Status, results[i].Err = ImportSkipped, err
-			default:
-				return err
-			}
+			return nil
+		})
+		if err == nil {
+			break
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, s.storeErr(ctx, "import users", err)
+		if refused < 0 || len(suspects) == maxImportRefusals || ctx.Err() != nil {
+			return nil, s.storeErr(ctx, "import users", err)
+		}
+		suspects[refused] = true
 	}
 	created := 0
 	for _, r := range results {

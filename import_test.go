@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -289,51 +290,142 @@ func TestImportBatchLimit(t *testing.T) {
 	assert.Zero(t, h.events.count(users.EventUsersImported))
 }
 
-// failingStore is a memory store whose failAt-th CreateUser, counted across its transactions,
-// fails with errStoreDown.
+// failingStore is a memory store whose CreateUser fails with errStoreDown at its failAt-th
+// call, counted across its transactions, and at every later call when down is set; and fails
+// with errRefused, always, for a username in refuse.
 type failingStore struct {
 	users.Store
 	calls  *atomic.Int64
 	failAt int64
+	down   bool
+	refuse []string
 }
 
-var errStoreDown = errors.New("store: connection reset")
+var (
+	errStoreDown = errors.New("store: connection reset")
+	errRefused   = errors.New("store: CHECK constraint failed")
+)
 
 func (s *failingStore) CreateUser(ctx context.Context, u *users.User) error {
-	if s.calls.Add(1) == s.failAt {
+	n := s.calls.Add(1)
+	switch {
+	case n == s.failAt || s.down && s.failAt > 0 && n > s.failAt:
 		return errStoreDown
+	case slices.Contains(s.refuse, u.Username):
+		return errRefused
 	}
 	return s.Store.CreateUser(ctx, u)
 }
 
 func (s *failingStore) Atomic(ctx context.Context, fn func(ctx context.Context, tx users.Store) error) error {
 	return s.Store.Atomic(ctx, func(ctx context.Context, tx users.Store) error {
-		return fn(ctx, &failingStore{Store: tx, calls: s.calls, failAt: s.failAt})
+		c := *s
+		c.Store = tx
+		return fn(ctx, &c)
 	})
 }
 
-func TestImportStoreFailure(t *testing.T) {
-	h := newHarness(t)
-	ctx := context.Background()
-	h.create(t, alice, alicePassword)
-	store := &failingStore{Store: h.store, calls: new(atomic.Int64), failAt: 3}
+// failingService returns a Service without a worker over h's store, as failingStore
+// configured by configure.
+func (h *harness) failingService(t *testing.T, configure func(*failingStore)) (users.Service, *failingStore) {
+	t.Helper()
+	store := &failingStore{Store: h.store, calls: new(atomic.Int64)}
+	configure(store)
 	cfg := h.cfg
 	cfg.NoWorker = true
 	svc, err := users.New(store, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close() })
+	return svc, store
+}
 
+// batchOf returns n new users user0@example.com, user1@example.com, ...
+func batchOf(n int) []*users.User {
 	var batch []*users.User
-	for i := range 5 {
+	for i := range n {
 		batch = append(batch, &users.User{Username: fmt.Sprintf("user%d@example.com", i)})
 	}
-	results, err := svc.Import(ctx, batch)
-	assert.Nil(t, results)
-	assert.ErrorIs(t, err, users.ErrInternal)
-	assert.ErrorIs(t, err, errStoreDown, "the cause is kept")
-	assert.Equal(t, int64(3), store.calls.Load(), "stopped at the failure")
-	assert.Equal(t, 1, h.userCount(t), "nothing created")
-	assert.Zero(t, h.events.count(users.EventUsersImported))
+	return batch
+}
+
+func TestImportStoreFailure(t *testing.T) {
+	t.Run("a moment's failure is tried again", func(t *testing.T) {
+		h := newHarness(t)
+		h.create(t, alice, alicePassword)
+		svc, store := h.failingService(t, func(s *failingStore) { s.failAt = 3 })
+		results, err := svc.Import(context.Background(), batchOf(5))
+		require.NoError(t, err)
+		for i, r := range results {
+			assert.Equal(t, users.ImportCreated, r.Status, "user %d: %v", i, r.Err)
+		}
+		assert.Equal(t, int64(3+5), store.calls.Load(), "the batch stored again")
+		assert.Equal(t, 6, h.userCount(t))
+	})
+	t.Run("a store that stays down fails the import", func(t *testing.T) {
+		h := newHarness(t)
+		h.create(t, alice, alicePassword)
+		svc, _ := h.failingService(t, func(s *failingStore) { s.failAt, s.down = 3, true })
+		results, err := svc.Import(context.Background(), batchOf(12))
+		assert.Nil(t, results)
+		assert.ErrorIs(t, err, users.ErrInternal)
+		assert.ErrorIs(t, err, errStoreDown, "the cause is kept")
+		assert.Equal(t, 1, h.userCount(t), "nothing created")
+		assert.Zero(t, h.events.count(users.EventUsersImported))
+	})
+}
+
+func TestImportRejectsWhatTheStoreRefusesAlone(t *testing.T) {
+	t.Run("one refused user", func(t *testing.T) {
+		h := newHarness(t)
+		logs := new(testutil.SyncBuffer)
+		h.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		svc, _ := h.failingService(t, func(s *failingStore) { s.refuse = []string{"user2@example.com"} })
+		results, err := svc.Import(context.Background(), batchOf(5))
+		require.NoError(t, err)
+		require.Len(t, results, 5)
+		for i, r := range results {
+			if i == 2 {
+				assert.Equal(t, users.ImportRejected, r.Status)
+				assertCode(t, r.Err, users.CodeInvalid, "")
+				assert.ErrorIs(t, r.Err, errRefused, "the cause is kept")
+				assert.Equal(t, "the store refused this user", r.Err.Error(), "the store's words are not shown")
+				continue
+			}
+			assert.Equal(t, users.ImportCreated, r.Status, "user %d: %v", i, r.Err)
+		}
+		assert.Equal(t, 4, h.userCount(t))
+		assert.Contains(t, logs.String(), "the store refused an imported user")
+	})
+	t.Run("as many refused users as allowed", func(t *testing.T) {
+		h := newHarness(t)
+		var refuse []string
+		for i := range 8 {
+			refuse = append(refuse, fmt.Sprintf("user%d@example.com", 2*i))
+		}
+		svc, _ := h.failingService(t, func(s *failingStore) { s.refuse = refuse })
+		results, err := svc.Import(context.Background(), batchOf(17))
+		require.NoError(t, err)
+		rejected := 0
+		for _, r := range results {
+			if r.Status == users.ImportRejected {
+				rejected++
+			}
+		}
+		assert.Equal(t, 8, rejected)
+		assert.Equal(t, 9, h.userCount(t))
+	})
+	t.Run("more refused users than allowed", func(t *testing.T) {
+		h := newHarness(t)
+		var refuse []string
+		for i := range 9 {
+			refuse = append(refuse, fmt.Sprintf("user%d@example.com", 2*i))
+		}
+		svc, _ := h.failingService(t, func(s *failingStore) { s.refuse = refuse })
+		results, err := svc.Import(context.Background(), batchOf(19))
+		assert.Nil(t, results)
+		assert.ErrorIs(t, err, errRefused)
+		assert.Zero(t, h.userCount(t), "nothing created")
+	})
 }
 
 // seed stores n users directly in the store, with random IDs, and returns them.

@@ -199,8 +199,11 @@ type Service interface {
 	// first successful sign-in. Each user keeps the ID, times, status and hash given (an empty
 	// ID is generated, zero times are now). It returns one result per user, in order: created,
 	// skipped when the ID, username or e-mail is taken, or rejected with the reason; the
-	// created users are stored in one transaction. It returns an error only when the store
-	// fails, and then creates nothing.
+	// created users are stored in one transaction. Every user is checked before it; a user
+	// the store still refuses (for another reason than a clash) is tried again alone, and
+	// when the store refuses it again it is rejected and the others are stored without it,
+	// for up to 8 such users a call. It returns an error only when the store fails (or
+	// refuses more users than that), and then creates nothing.
 	Import(ctx context.Context, us []*User) ([]ImportResult, error)
 	// Export calls fn with every user, with their password hash, in ID order, a page at a
 	// time; it stops at fn's first error and returns it.
@@ -220,7 +223,8 @@ type Service interface {
 	// failed or cancelled.
 	CancelDeletion(ctx context.Context, ticketID string) (*Ticket, error)
 
-	// Close stops the deletion worker, waits for it and for mail being sent, and returns nil.
+	// Close stops the deletion worker and the sweeper, waits for them and for mail being
+	// sent, and returns nil.
 	// Unfinished tickets are resumed by the next Service on the same store. Close is
 	// idempotent; other methods keep working after it, but no deletion advances.
 	Close() error
@@ -405,6 +409,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// ResetCodeTTL is the lifetime of a password-reset code; default 1 hour.
 	ResetCodeTTL time.Duration
+	// MaxSessions bounds the live sessions of one user; default 100 (DefaultMaxSessions).
+	// Issuing one more (SignIn, SignUp, NewSession) revokes the user's oldest live sessions,
+	// in the transaction that issues the new one, which always survives. API keys are not
+	// sessions and never count.
+	MaxSessions int
 
 	// DeletionSteps are the app's own steps, run in order after the user's credentials are
 	// revoked and before the user record is removed. Each must be idempotent: after a crash or
@@ -422,9 +431,26 @@ type Config struct {
 	// PollInterval is how often the worker looks for tickets it was not told about (retries
 	// coming due, tickets of other processes, expired leases); default 1 second.
 	PollInterval time.Duration
-	// NoWorker disables this Service's deletion worker: tickets are then run by another
-	// process sharing the store.
+	// NoWorker disables this Service's deletion worker and its sweeper: tickets are then run,
+	// and the store swept, by another process sharing the store.
 	NoWorker bool
+	// SweepInterval is how often the sweeper, which runs beside the deletion worker (first
+	// when New starts it), removes from the store what has run out: tokens, codes and API
+	// keys expired at the time of the sweep (an expired key then leaves its owner's list, and
+	// rotating it is ErrNotFound rather than ErrConflict); finished deletion tickets last
+	// changed more than TicketRetention ago; and, when the store implements ThrottleStore,
+	// the sign-in throttle's entries no longer needed: older than both Throttle.Forget (their
+	// count is forgotten) and Throttle.KnownFor (their mark of an address the owner signed in
+	// from has run out), 30 days by default. Default 10 minutes (DefaultSweepInterval). It deletes in
+	// batches of 1,000 rows, each a short transaction, and pauses after each as long as it
+	// took, so that it never holds a store's write lock for long nor most of the time; its
+	// deletes are idempotent, so every process sharing a store may sweep it. It logs how
+	// many rows it removed, and nothing else about them.
+	SweepInterval time.Duration
+	// TicketRetention is how long a completed, failed or cancelled deletion ticket is kept
+	// after its last change, for Ticket to answer; default 30 days (DefaultTicketRetention).
+	// Negative: finished tickets are kept for ever.
+	TicketRetention time.Duration
 }
 
 // DeletionStep is one of the app's steps in deleting a user: for example removing the user's
@@ -491,6 +517,9 @@ const (
 	DefaultTicketLease      = time.Minute
 	DefaultPollInterval     = time.Second
 	DefaultMaxHashWait      = 2 * time.Second
+	DefaultMaxSessions      = 100
+	DefaultSweepInterval    = 10 * time.Minute
+	DefaultTicketRetention  = 30 * 24 * time.Hour
 )
 
 // DefaultArgon2 returns OWASP's recommended argon2id parameters: 19 MiB, 2 iterations,
@@ -523,8 +552,9 @@ type service struct {
 
 var _ Service = (*service)(nil)
 
-// New returns a Service over store, configured by cfg, and starts its deletion worker (unless
-// cfg.NoWorker), which resumes any unfinished ticket in the store. Call Close to stop it.
+// New returns a Service over store, configured by cfg, and starts its deletion worker and
+// its sweeper (unless cfg.NoWorker): the worker resumes any unfinished ticket in the store.
+// Call Close to stop them.
 // Returns ErrInvalid for a configuration it cannot use.
 func New(store Store, cfg Config) (Service, error) {
 	if store == nil {
@@ -555,8 +585,9 @@ func New(store Store, cfg Config) (Service, error) {
 	s.gate.timing.observe(s.ownCost.class, time.Since(start)) // a hash costs what verifying it does
 	s.workCtx, s.stopWork = context.WithCancel(context.Background())
 	if !cfg.NoWorker {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.work()
+		go s.sweepEvery(cfg.SweepInterval)
 	}
 	return s, nil
 }
@@ -601,6 +632,11 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.DeletionBackoff, DefaultDeletionBackoff)
 	setDefault(&c.TicketLease, DefaultTicketLease)
 	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.MaxSessions, DefaultMaxSessions)
+	setDefault(&c.SweepInterval, DefaultSweepInterval)
+	if c.TicketRetention == 0 {
+		c.TicketRetention = DefaultTicketRetention
+	}
 	seen := map[string]bool{stepRevokeCredentials: true, stepRemoveImage: true, stepRemoveUser: true}
 	for _, st := range c.DeletionSteps {
 		if st.Name == "" || st.Run == nil || seen[st.Name] {

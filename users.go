@@ -105,6 +105,7 @@ package users
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -140,6 +141,7 @@ const (
 	MaxRoleLength     = 64
 	MaxListLength     = 100      // scope, vendor and allowedPrivateComponents entries
 	MaxMetadataBytes  = 64 << 10 // metadata, marshalled as JSON
+	MaxMetadataDepth  = 32       // nested objects and arrays of metadata, itself the first
 )
 
 // User is an account. Username has e-mail form, or is a handle (see Config.Usernames), and is
@@ -449,10 +451,17 @@ func normalizeList(field string, in []string) ([]string, error) {
 // NormalizeMetadata returns metadata as a plain JSON object: nested values become the types
 // encoding/json decodes into (map[string]any, []any, string, float64, bool, nil), so that every
 // Store compares them alike. It returns ErrInvalid naming "metadata" for a value JSON cannot
-// encode or an object over MaxMetadataBytes. An empty object becomes nil.
+// encode, an object over MaxMetadataBytes, or one nested more than MaxMetadataDepth levels
+// deep (the object itself is the first level, each object or array in it one more), which
+// every Store can keep. An empty object becomes nil.
 func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 	if len(m) == 0 {
 		return nil, nil
+	}
+	// The depth is checked before encoding, which a value deep enough would crash, and again
+	// after, for what a json.Marshaler inside made of itself.
+	if tooDeep(reflect.ValueOf(m), 0) {
+		return nil, errMetadataTooDeep
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -460,6 +469,9 @@ func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 	}
 	if len(b) > MaxMetadataBytes {
 		return nil, invalid("metadata", "is larger than %d bytes", MaxMetadataBytes)
+	}
+	if jsonDepth(b) > MaxMetadataDepth {
+		return nil, errMetadataTooDeep
 	}
 	var out map[string]any
 	if err := json.Unmarshal(b, &out); err != nil {
@@ -469,4 +481,96 @@ func NormalizeMetadata(m map[string]any) (map[string]any, error) {
 		return nil, invalid("metadata", "keys must not be empty")
 	}
 	return out, nil
+}
+
+// errMetadataTooDeep is the answer to metadata nested more than MaxMetadataDepth levels deep.
+var errMetadataTooDeep = invalid("metadata", "is nested more than %d levels deep", MaxMetadataDepth)
+
+// tooDeep reports whether v, found at depth levels of objects and arrays, nests deeper than
+// MaxMetadataDepth once encoded as JSON: maps, structs, slices and arrays (but byte slices,
+// which encode as strings) count one level each. It stops at the first level too deep, so a
+// cycle is too deep.
+func tooDeep(v reflect.Value, depth int) bool {
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Map, reflect.Struct, reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return false
+		}
+		if depth++; depth > MaxMetadataDepth {
+			return true
+		}
+	default:
+		return false
+	}
+	switch x := v.Interface().(type) { // the types JSON decodes into, without reflection
+	case map[string]any:
+		for _, e := range x {
+			if tooDeep(reflect.ValueOf(e), depth) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		for _, e := range x {
+			if tooDeep(reflect.ValueOf(e), depth) {
+				return true
+			}
+		}
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if tooDeep(it.Value(), depth) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && tooDeep(v.Field(i), depth) {
+				return true
+			}
+		}
+	default: // slice or array
+		for i := range v.Len() {
+			if tooDeep(v.Index(i), depth) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jsonDepth returns how deeply the objects and arrays of the JSON text b nest: 0 for a scalar,
+// 1 for an object or array holding none.
+func jsonDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }

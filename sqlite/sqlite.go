@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -117,6 +118,11 @@ type database struct {
 // schema up to date. The path Memory (":memory:") opens a private in-memory database. opts
 // may be nil.
 //
+// A database file Open creates has mode 0600, whatever the process's umask, and so have the
+// -wal and -shm files SQLite creates beside it, which take the database file's mode: they
+// hold every password hash and token digest. Open leaves the mode of an existing file as it
+// is.
+//
 // Open returns ErrNewerSchema when the file was made by a newer version of this package, a
 // *FoldConflictError when users of an older file have usernames or e-mail addresses that now
 // fold alike (see users.Fold), and an error describing the fault for bad options, a file that
@@ -128,6 +134,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	d := &database{path: path}
+	if path != Memory && path != "" {
+		if _, err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	writeDSN, readDSN := dsns(path, o)
 	if d.write, err = sql.Open("sqlite", writeDSN); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -249,11 +260,25 @@ func (d *database) close() error {
 }
 
 // Backup writes a consistent copy of the database to a new file at path, with VACUUM INTO,
-// while the Store stays in use. It fails if path exists.
-func (s *Store) Backup(ctx context.Context, path string) error {
+// while the Store stays in use. The file has mode 0600, as the database has. It fails if path
+// exists.
+func (s *Store) Backup(ctx context.Context, path string) (err error) {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	// VACUUM INTO fills an empty file: create it first, private, and only if it is not there.
+	created, err := createPrivate(path)
+	if err == nil && !created {
+		err = &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
 	// VACUUM INTO only reads this database, but writes the new file, which a query_only
 	// connection may not: lift the setting on one read connection for the copy.
 	c, err := s.db.read.Conn(ctx)

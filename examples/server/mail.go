@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"mime/quotedprintable"
@@ -39,10 +41,11 @@ type mailer struct {
 var _ users.Mailer = (*mailer)(nil)
 
 // newMailer returns a mailer logging to log and writing to dir, which it creates when
-// missing; dir may be "" for none.
+// missing, with mode 0700 whatever the umask (an existing directory keeps its mode); dir may
+// be "" for none.
 func newMailer(dir string, log *slog.Logger) (*mailer, error) {
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := mkdirPrivate(dir); err != nil {
 			return nil, fmt.Errorf("mail directory: %w", err)
 		}
 	}
@@ -164,7 +167,7 @@ func content(m users.Mail, now time.Time) (subject, body string) {
 // directory, renamed into place once written and synced: a reader sees the whole file or
 // none. The file is readable by its owner only: it holds a secret.
 func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".mail-*.tmp") // mode 0600
+	f, err := os.CreateTemp(filepath.Dir(path), ".mail-*.tmp")
 	if err != nil {
 		return fmt.Errorf("write mail: %w", err)
 	}
@@ -175,6 +178,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			err = fmt.Errorf("write mail: %w", err)
 		}
 	}()
+	if err := f.Chmod(0o600); err != nil { // what CreateTemp asks for, whatever the umask
+		return err
+	}
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
@@ -185,6 +191,32 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// mkdirPrivate creates the directory dir, and each missing parent, with mode 0700 whatever
+// the umask. A directory that exists keeps its mode.
+func mkdirPrivate(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirPrivate(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made meanwhile, by someone else: theirs to set
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // randomHex returns n random bytes in hexadecimal.

@@ -214,7 +214,7 @@ func exportUsers(ctx context.Context, svc users.Service, w io.Writer, log *slog.
 // complete: until then they go to a temporary file beside it, readable by its owner only, as
 // the new file is (it holds every password hash).
 func exportFile(ctx context.Context, svc users.Service, path string, log *slog.Logger) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // mode 0600
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
@@ -225,6 +225,9 @@ func exportFile(ctx context.Context, svc users.Service, path string, log *slog.L
 			os.Remove(f.Name())
 		}
 	}()
+	if err := f.Chmod(0o600); err != nil { // what CreateTemp asks for, whatever the umask
+		return err
+	}
 	if _, err := exportUsers(ctx, svc, f, log, progressEvery); err != nil {
 		return err
 	}
