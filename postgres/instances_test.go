@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,27 @@ func eventually(t *testing.T, cond func() bool, what string) {
 			require.FailNow(t, "condition not met in time", what)
 		case <-tick.C:
 		}
+	}
+}
+
+// TestInstancesThrottle spreads ten wrong passwords for one account over A and B, from one
+// client address: the account is throttled on both, for the right password too, as one
+// instance alone would throttle it.
+func TestInstancesThrottle(t *testing.T) {
+	t.Parallel()
+	_, dsn, schema := openSchema(t)
+	cfg := users.Config{NoWorker: true, Throttle: users.Throttle{MaxFailures: 10}}
+	svcs := []users.Service{instance(t, dsn, schema, cfg), instance(t, dsn, schema, cfg)}
+	ctx := users.WithClient(context.Background(), users.Client{Addr: netip.MustParseAddr("203.0.113.7")})
+	const password = "correct horse battery staple"
+	_, err := svcs[0].Create(ctx, users.NewUser{Username: "ada@example.com", Password: password})
+	require.NoError(t, err)
+	for i := range 10 {
+		_, err := svcs[i%2].SignIn(ctx, "ada@example.com", fmt.Sprintf("wrong guess number %d", i))
+		require.ErrorIs(t, err, users.ErrUnauthorized, "guess %d", i)
+	}
+	for name, svc := range map[string]users.Service{"A": svcs[0], "B": svcs[1]} {
+		_, err := svc.SignIn(ctx, "ada@example.com", password)
+		assert.ErrorIs(t, err, users.ErrThrottled, "the failures counted on both instances hold on %s", name)
 	}
 }
