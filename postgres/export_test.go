@@ -28,11 +28,11 @@ func MigrateTo(ctx context.Context, dsn, schema string, version int) error {
 	defer pool.Close()
 	older := fstest.MapFS{}
 	for v := 1; v <= version; v++ {
-		names, err := fs.Glob(migrations, fmt.Sprintf("migrations/%04d_*.sql", v))
+		names, err := fs.Glob(migrationFS, fmt.Sprintf("migrations/%04d_*.sql", v))
 		if err != nil || len(names) != 1 {
 			return fmt.Errorf("migration %d: %v", v, err)
 		}
-		data, err := fs.ReadFile(migrations, names[0])
+		data, err := fs.ReadFile(migrationFS, names[0])
 		if err != nil {
 			return err
 		}

@@ -5,16 +5,15 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gousers/users/internal/migrations"
 )
 
 //go:embed migrations/*.sql
-var migrations embed.FS
+var migrationFS embed.FS
 
 // migration is one schema change: the file migrations/NNNN_name.sql is version NNNN.
 type migration struct {
@@ -25,23 +24,13 @@ type migration struct {
 
 // loadMigrations returns the migrations of fsys (migrations/*.sql) in order of version.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	files, err := migrations.Load(fsys, "postgres")
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
-	for i, name := range names { // fs.Glob returns names sorted
-		base := path.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s is out of sequence", base)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
+	out := make([]migration, len(files))
+	for i, f := range files {
+		out[i] = migration{version: f.Version, name: f.Name, sql: f.SQL}
 	}
 	return out, nil
 }
@@ -49,7 +38,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // SchemaVersion is the version of the newest schema this package knows: the number of its
 // migrations.
 var SchemaVersion = func() int {
-	m, err := loadMigrations(migrations)
+	m, err := loadMigrations(migrationFS)
 	if err != nil {
 		panic(err)
 	}

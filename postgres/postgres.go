@@ -211,7 +211,7 @@ func newStore(ctx context.Context, read, write *pgxpool.Pool, serialDefault bool
 		read: read, write: write, serialDefault: serialDefault, schema: o.Schema,
 		quoted: pgx.Identifier{o.Schema}.Sanitize(), maxRetries: o.MaxRetries,
 	}
-	if err := migrate(ctx, write, d.schema, d.quoted, migrations); err != nil {
+	if err := migrate(ctx, write, d.schema, d.quoted, migrationFS); err != nil {
 		return nil, err
 	}
 	var coll string

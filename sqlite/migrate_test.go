@@ -21,12 +21,12 @@ import (
 // of the package had them.
 func migrationsUpTo(t *testing.T, n int) fstest.MapFS {
 	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(names), n)
 	out := fstest.MapFS{}
 	for _, name := range names[:n] {
-		b, err := fs.ReadFile(migrations, name)
+		b, err := fs.ReadFile(migrationFS, name)
 		require.NoError(t, err)
 		out[name] = &fstest.MapFile{Data: b}
 	}

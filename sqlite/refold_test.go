@@ -65,7 +65,7 @@ func schemaVersion(t *testing.T, path string) int {
 
 func TestGoStepsHaveTheirFiles(t *testing.T) {
 	for name := range goSteps {
-		_, err := fs.Stat(migrations, "migrations/"+name)
+		_, err := fs.Stat(migrationFS, "migrations/"+name)
 		assert.NoError(t, err, "the Go step %s has no file", name)
 	}
 }
@@ -293,13 +293,13 @@ func BenchmarkRefold(b *testing.B) {
 
 // oldMigrations returns the package's own migrations up to version v.
 func oldMigrations(v int) (fstest.MapFS, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
 	out := fstest.MapFS{}
 	for _, name := range names[:v] {
-		data, err := fs.ReadFile(migrations, name)
+		data, err := fs.ReadFile(migrationFS, name)
 		if err != nil {
 			return nil, err
 		}

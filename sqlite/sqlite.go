@@ -40,7 +40,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"runtime"
 	"slices"
 	"strconv"
@@ -50,6 +49,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/migrations"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -147,7 +147,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	d.write.SetMaxIdleConns(1)
 	d.write.SetConnMaxLifetime(0)
 	d.write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, d.write, migrations); err != nil {
+	if err := migrate(ctx, d.write, migrationFS); err != nil {
 		d.write.Close()
 		return nil, err
 	}
@@ -451,7 +451,7 @@ func constraint(err error) int {
 // Migrations
 
 //go:embed migrations/*.sql
-var migrations embed.FS
+var migrationFS embed.FS
 
 // migration is one schema change: the file migrations/NNNN_name.sql is version NNNN. A change
 // SQL cannot make has a step in Go (see goSteps), run after the file's SQL in the same
@@ -470,25 +470,16 @@ var goSteps = map[string]func(ctx context.Context, tx *sql.Tx) error{
 	"0006_refold.sql": refold,
 }
 
-// loadMigrations returns the migrations of fsys (migrations/*.sql) in order of version.
+// loadMigrations returns the migrations of fsys (migrations/*.sql) in order of version, each
+// with its Go step when it has one.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	files, err := migrations.Load(fsys, "sqlite")
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
-	for i, name := range names { // fs.Glob returns names sorted
-		base := path.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %s is out of sequence", base)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: base, sql: string(b), step: goSteps[base]})
+	out := make([]migration, len(files))
+	for i, f := range files {
+		out[i] = migration{version: f.Version, name: f.Name, sql: f.SQL, step: goSteps[f.Name]}
 	}
 	return out, nil
 }
@@ -496,7 +487,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // SchemaVersion is the version of the newest schema this package knows: the number of its
 // migrations.
 var SchemaVersion = func() int {
-	m, err := loadMigrations(migrations)
+	m, err := loadMigrations(migrationFS)
 	if err != nil {
 		panic(err)
 	}
