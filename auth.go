@@ -214,10 +214,11 @@ func (s *service) checkPassword(ctx context.Context, username, password string) 
 	return u, rehash, nil
 }
 
-// proveOwnPassword checks that password is the current one of u, under the throttle of u's
-// account, and returns wrong when it is not.
-func (s *service) proveOwnPassword(ctx context.Context, u *User, password string, wrong error) error {
-	ok, _, err := s.verifyThrottled(ctx, accountKey(u.ID), password, u.PasswordHash)
+// provePassword checks password against hash under the throttle of key, as a user proving
+// who they are before a change (u, when there is one, is named in the events of a failure),
+// and returns wrong when it does not match.
+func (s *service) provePassword(ctx context.Context, key Digest, u *User, password, hash string, wrong error) error {
+	ok, _, err := s.verifyThrottled(ctx, key, password, hash)
 	switch {
 	case ErrorCode(err) == CodeThrottled:
 		s.emit(ctx, failedSignIn(EventSignInThrottled, u))

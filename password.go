@@ -305,16 +305,8 @@ func (s *service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if u != nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	ok, _, err := s.verifyThrottled(ctx, account, c.OldPassword, hash)
-	switch {
-	case ErrorCode(err) == CodeThrottled:
-		s.emit(ctx, failedSignIn(EventSignInThrottled, u))
+	if err := s.provePassword(ctx, account, u, c.OldPassword, hash, ErrWrongPassword); err != nil {
 		return err
-	case err != nil:
-		return err
-	case !ok:
-		s.emit(ctx, failedSignIn(EventSignInFailed, u))
-		return ErrWrongPassword
 	}
 	if c.UserID == "" {
 		if err := s.signInErr(u); err != nil {

@@ -869,7 +869,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 					if cur.PasswordHash == "" {
 						return nil, errNoPasswordYet
 					}
-					if err := s.proveOwnPassword(ctx, cur, p.CurrentPassword, errWrongCurrentPassword); err != nil {
+					if err := s.provePassword(ctx, accountKey(cur.ID), cur, p.CurrentPassword, cur.PasswordHash, errWrongCurrentPassword); err != nil {
 						return nil, err
 					}
 					proven = cur.PasswordHash

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gousers/users"
+	"github.com/gousers/users/internal/testutil"
 	"github.com/gousers/users/memory"
 )
 
@@ -50,49 +51,7 @@ func TestQueryStopsWhenContextEnds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertStopsPromptly(t, tt.call)
+			testutil.StopsPromptly(t, tt.call, 50*time.Millisecond, 100*time.Millisecond, 3, nil)
 		})
-	}
-}
-
-// assertStopsPromptly runs call, cancels its context once it has run for 50 ms (a client
-// going away), and requires that it returns context.Canceled every time, and within 100 ms of
-// the cancel in one of three tries: a loaded machine (the race detector, other test
-// binaries) may not schedule the scan for a while.
-func assertStopsPromptly(t *testing.T, call func(ctx context.Context) error) {
-	t.Helper()
-	const tries = 3
-	for try := range tries {
-		took := stopTime(t, call)
-		if took <= 100*time.Millisecond {
-			return
-		}
-		t.Logf("try %d: the query stopped %v after its context was cancelled", try+1, took)
-	}
-	t.Fatalf("the query was still running 100 ms after its context was cancelled, in %d tries", tries)
-}
-
-// stopTime runs call with a context cancelled 50 ms after it starts, and returns how long
-// after the cancel it returned, failing the test unless it returns context.Canceled within
-// a generous deadline.
-func stopTime(t *testing.T, call func(ctx context.Context) error) time.Duration {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	result := make(chan error, 1)
-	go func() { result <- call(ctx) }()
-	cancelled := make(chan time.Time, 1)
-	time.AfterFunc(50*time.Millisecond, func() {
-		cancel()
-		cancelled <- time.Now()
-	})
-	at := <-cancelled
-	select {
-	case err := <-result:
-		require.ErrorIs(t, err, context.Canceled, "the query must still be running when it is cancelled, and then stop")
-		return time.Since(at)
-	case <-time.After(20 * time.Second):
-		require.FailNow(t, "the query did not stop after its context was cancelled")
-		return 0
 	}
 }

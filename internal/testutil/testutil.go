@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -132,4 +133,50 @@ func (r *FailingReader) Read(p []byte) (int, error) {
 	n := copy(p, r.Data)
 	r.Data = r.Data[n:]
 	return n, nil
+}
+
+// StopsPromptly checks that call, a query say, stops when its context ends: it runs call with
+// a context cancelled after the given time (a client going away while the call works), and
+// requires that call returns context.Canceled each time, within WaitTimeout, and within the
+// given bound of the cancel in one of tries tries: a loaded machine (the race detector, other
+// test binaries) may not schedule the call or its interrupt for a while. before, when not
+// nil, runs before each try.
+func StopsPromptly(t *testing.T, call func(ctx context.Context) error, after, within time.Duration, tries int, before func()) {
+	t.Helper()
+	for try := range tries {
+		if before != nil {
+			before()
+		}
+		took := stopTime(t, call, after)
+		if took <= within {
+			return
+		}
+		t.Logf("try %d: the call stopped %v after its context was cancelled", try+1, took)
+	}
+	t.Fatalf("the call was still running %v after its context was cancelled, in %d tries", within, tries)
+}
+
+// stopTime runs call with a context cancelled after the given time, and returns how long after
+// the cancel it returned, failing the test unless it returns context.Canceled within
+// WaitTimeout.
+func stopTime(t *testing.T, call func(ctx context.Context) error, after time.Duration) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	result := make(chan error, 1)
+	go func() { result <- call(ctx) }()
+	cancelled := make(chan time.Time, 1)
+	time.AfterFunc(after, func() {
+		cancel()
+		cancelled <- time.Now()
+	})
+	at := <-cancelled
+	select {
+	case err := <-result:
+		require.ErrorIs(t, err, context.Canceled, "the call must still be running when it is cancelled, and then stop")
+		return time.Since(at)
+	case <-time.After(WaitTimeout):
+		require.FailNow(t, "the call did not stop after its context was cancelled")
+		return 0
+	}
 }
