@@ -209,6 +209,29 @@ func TestRevocationMatrix(t *testing.T) {
 		{"credentials revoked by an administrator", func(t *testing.T, w *credentialWorld) error {
 			return w.svc.RevokeCredentials(w.asAdmin(), w.alice.ID)
 		}, all(dies)},
+		{"signed out with her own API key", func(t *testing.T, w *credentialWorld) error {
+			return w.svc.SignOut(context.Background(), w.secrets[credOwnKey])
+		}, [numCredentials]bool{lives, lives, lives, lives, dies, lives}},
+		{"an administrator mints another key for her", func(t *testing.T, w *credentialWorld) error {
+			_, err := w.svc.CreateAPIKey(w.asAdmin(), w.alice.ID, users.NewAPIKey{Name: "another"})
+			return err
+		}, all(lives)},
+		{"her own key rotated by her", func(t *testing.T, w *credentialWorld) error {
+			keys, err := w.svc.APIKeys(w.asAlice(), w.alice.ID)
+			require.NoError(t, err)
+			for _, k := range keys {
+				if k.Name == "own" {
+					_, err = w.svc.RotateAPIKey(w.asAlice(), w.alice.ID, k.ID)
+				}
+			}
+			return err
+		}, [numCredentials]bool{lives, lives, lives, lives, dies, lives}},
+		{"a new reset code asked for", func(t *testing.T, w *credentialWorld) error {
+			// The three newest codes stay valid: another request does not void hers.
+			require.NoError(t, w.svc.ForgotPassword(context.Background(), alice))
+			w.h.mail.waitFor(t, alice, users.MailPasswordReset, 2)
+			return nil
+		}, all(lives)},
 	}
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
