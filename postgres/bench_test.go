@@ -182,14 +182,16 @@ func buildBench(ctx context.Context, dsn, schema string, n int) error {
 		return err
 	}
 	cols := []string{"id", "username", "username_folded", "email", "email_folded", "name", "name_folded",
-		"scope", "plan", "org_id", "status", "email_verified", "metadata", "must_change_password",
-		"password_reset_disallowed", "created", "updated", "version", "password_hash"}
+		"scope", "scope_folded", "plan", "plan_folded", "org_id", "org_id_folded", "status", "email_verified",
+		"metadata", "metadata_folded", "must_change_password", "password_reset_disallowed", "created",
+		"updated", "version", "password_hash"}
 	_, err = conn.CopyFrom(ctx, pgx.Identifier{schema, "users"}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 		u := benchUser(i, hash)
 		meta, _ := json.Marshal(u.Metadata)
 		return []any{u.ID, u.Username, users.Fold(u.Username), u.Email, users.Fold(u.Email), u.Name,
-			users.Fold(u.Name), u.Scope, u.Plan, u.OrgID, string(u.Status), u.EmailVerified, string(meta),
-			false, false, u.Created, u.Updated, int64(1), u.PasswordHash}, nil
+			users.Fold(u.Name), u.Scope, postgres.FoldList(u.Scope), u.Plan, users.Fold(u.Plan), u.OrgID,
+			users.Fold(u.OrgID), string(u.Status), u.EmailVerified, string(meta),
+			postgres.FoldedMetadata(u.Metadata), false, false, u.Created, u.Updated, int64(1), u.PasswordHash}, nil
 	}))
 	if err != nil {
 		return fmt.Errorf("copy users: %w", err)
@@ -514,11 +516,14 @@ func handCreate(ctx context.Context, db *pgxpool.Pool, u *users.User) error {
 	meta, _ := json.Marshal(u.Metadata)
 	_, err := db.Exec(ctx, `INSERT INTO `+benchSQL+`.users (id, username, username_folded, email,
 		email_folded, name, name_folded, scope, plan, org_id, status, email_verified, metadata,
-		must_change_password, password_reset_disallowed, created, updated, version, password_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, false, $14, $15, 1, $16)`,
+		must_change_password, password_reset_disallowed, created, updated, version, password_hash,
+		scope_folded, plan_folded, org_id_folded, metadata_folded)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, false, $14, $15, 1, $16,
+		$17, $18, $19, $20)`,
 		u.ID, u.Username, strings.ToLower(u.Username), u.Email, strings.ToLower(u.Email), u.Name,
 		strings.ToLower(u.Name), u.Scope, u.Plan, u.OrgID, string(u.Status), u.EmailVerified,
-		string(meta), u.Created, u.Updated, u.PasswordHash)
+		string(meta), u.Created, u.Updated, u.PasswordHash, postgres.FoldList(u.Scope),
+		users.Fold(u.Plan), users.Fold(u.OrgID), postgres.FoldedMetadata(u.Metadata))
 	return err
 }
 

@@ -126,7 +126,6 @@ type database struct {
 	owned         bool // Close closes the pools
 	schema        string
 	quoted        string // the schema as an SQL identifier
-	foldColl      string // the COLLATE clause under which lower() folds as users.Fold does
 	maxRetries    int
 	closed        atomic.Bool
 	texts         sync.Map // statement templates → statements with the schema
@@ -213,16 +212,6 @@ func newStore(ctx context.Context, read, write *pgxpool.Pool, serialDefault bool
 	}
 	if err := migrate(ctx, write, d.schema, d.quoted, migrations); err != nil {
 		return nil, err
-	}
-	var coll string
-	err := read.QueryRow(ctx, `SELECT collname FROM pg_collation
-		WHERE collname IN ('C.utf8', 'C.UTF-8') AND collencoding IN (-1, pg_char_to_encoding('UTF8'))
-		ORDER BY collname DESC LIMIT 1`).Scan(&coll)
-	switch {
-	case err == nil:
-		d.foldColl = " COLLATE " + pgx.Identifier{coll}.Sanitize()
-	case !errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	return &Store{db: d}, nil
 }
