@@ -236,10 +236,10 @@ func likePattern(p string) string {
 // likeColumns maps the text fields to what a like condition compares with its pattern, which
 // Query.Normalize has folded: users.Fold of the stored text, as users.Condition.Match does.
 // PostgreSQL cannot fold as users.Fold does (NFKC with full case folding), so the store keeps
-// the folded text in columns of its own, computed in Go. IDs and statuses need none: an ID is
-// a UUID or an imported ID of letters, digits and -_.~, and a status one of the fixed
-// users.Status values, all ASCII, whose users.Fold is their ASCII lower case, which lower()
-// gives under the columns' collation "C" (it maps A-Z alone).
+// the folded text in columns of its own, computed in Go. IDs and statuses need none: the
+// Service writes only ASCII ones (an ID is a UUID or an imported ID of letters, digits and
+// -_.~; a status one of the fixed users.Status values), and users.Fold of ASCII text is its
+// ASCII lower case, which lower() gives under the columns' collation "C" (it maps A-Z alone).
 var likeColumns = map[string]string{
 	"id": "lower(id)", "username": "username_folded", "email": "email_folded",
 	"name": "name_folded", "plan": "plan_folded", "status": "lower(status)",
