@@ -30,8 +30,9 @@
 // and carry the unique indexes; text compares byte-wise (COLLATE "C"). The substring pattern
 // and LIKE conditions on the folded fields use trigram indexes of the extension pg_trgm, which
 // the first migration creates when the role may (it is a trusted extension: a database owner
-// may create it); without it they scan the table. LIKE on other fields folds with lower()
-// under the collation C.utf8 (Unicode simple case mapping, as Go's), where the server has it.
+// may create it); without it they scan the table. LIKE on the plan, organization, scope and
+// vendor entries and metadata strings compares their text folded in Go too, stored beside
+// it when the user is written, since no SQL function folds as users.Fold does.
 // Counting all users, those of one status or those with one scope or vendor entry reads a
 // table of counts that triggers keep, not the users.
 //
