@@ -40,3 +40,10 @@ func MigrateTo(ctx context.Context, dsn, schema string, version int) error {
 	}
 	return migrate(ctx, pool, schema, pgx.Identifier{schema}.Sanitize(), older)
 }
+
+// FoldList and FoldedMetadata are the values of scope_folded (or vendor_folded) and
+// metadata_folded that the store writes, for benchmarks that fill a table by hand.
+var (
+	FoldList       = foldList
+	FoldedMetadata = foldedMetadata
+)

@@ -25,10 +25,12 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	q := `"` + schema + `"`
 	key := sha256.Sum256([]byte("key"))
 	require.NoError(t, pgtest.Exec(dsn, `INSERT INTO `+q+`.users (id, username, username_folded, email,
-		email_folded, name, name_folded, scope, plan, org_id, status, email_verified, metadata,
-		must_change_password, password_reset_disallowed, created, updated, version, password_hash)
+		email_folded, name, name_folded, scope, scope_folded, plan, plan_folded, org_id, org_id_folded,
+		status, email_verified, metadata, must_change_password, password_reset_disallowed, created,
+		updated, version, password_hash)
 		VALUES ('u1', 'Ada@example.com', 'ada@example.com', 'Ada@example.com', 'ada@example.com',
-		'Ada', 'ada', '{user}', '', 'org1', 'active', true, '{"n": 1}', false, false, $1, $1, 3, 'hash')`, t0))
+		'Ada', 'ada', '{user}', '{user}', '', '', 'org1', 'org1', 'active', true, '{"n": 1}', false,
+		false, $1, $1, 3, 'hash')`, t0))
 	require.NoError(t, pgtest.Exec(dsn, `INSERT INTO `+q+`.tokens (digest, kind, user_id, created, id, name, prefix)
 		VALUES ($1, 'apikey', 'u1', $2, 'k1', 'laptop', 'abc')`, key[:], t0))
 	require.NoError(t, pgtest.Exec(dsn, `INSERT INTO `+q+`.tickets (id, user_id, status, steps, steps_done,

@@ -30,8 +30,9 @@
 // and carry the unique indexes; text compares byte-wise (COLLATE "C"). The substring pattern
 // and LIKE conditions on the folded fields use trigram indexes of the extension pg_trgm, which
 // the first migration creates when the role may (it is a trusted extension: a database owner
-// may create it); without it they scan the table. LIKE on other fields folds with lower()
-// under the collation C.utf8 (Unicode simple case mapping, as Go's), where the server has it.
+// may create it); without it they scan the table. LIKE on the plan, organization, scope and
+// vendor entries and metadata strings compares their text folded in Go too, stored beside
+// it when the user is written, since no SQL function folds as users.Fold does.
 // Counting all users, those of one status or those with one scope or vendor entry reads a
 // table of counts that triggers keep, not the users.
 //
@@ -126,7 +127,6 @@ type database struct {
 	owned         bool // Close closes the pools
 	schema        string
 	quoted        string // the schema as an SQL identifier
-	foldColl      string // the COLLATE clause under which lower() folds as users.Fold does
 	maxRetries    int
 	closed        atomic.Bool
 	texts         sync.Map // statement templates → statements with the schema
@@ -213,16 +213,6 @@ func newStore(ctx context.Context, read, write *pgxpool.Pool, serialDefault bool
 	}
 	if err := migrate(ctx, write, d.schema, d.quoted, migrationFS); err != nil {
 		return nil, err
-	}
-	var coll string
-	err := read.QueryRow(ctx, `SELECT collname FROM pg_collation
-		WHERE collname IN ('C.utf8', 'C.UTF-8') AND collencoding IN (-1, pg_char_to_encoding('UTF8'))
-		ORDER BY collname DESC LIMIT 1`).Scan(&coll)
-	switch {
-	case err == nil:
-		d.foldColl = " COLLATE " + pgx.Identifier{coll}.Sanitize()
-	case !errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	return &Store{db: d}, nil
 }

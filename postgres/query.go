@@ -146,12 +146,11 @@ func execMode(q *users.Query) pgx.QueryExecMode {
 // queryBuilder writes the SQL of a normalized users.Query and collects its arguments.
 type queryBuilder struct {
 	strings.Builder
-	args     []any
-	foldColl string
+	args []any
 }
 
 func (s *Store) newQueryBuilder(head string) *queryBuilder {
-	b := &queryBuilder{foldColl: s.db.foldColl}
+	b := new(queryBuilder)
 	b.Grow(512)
 	b.WriteString(head)
 	return b
@@ -234,6 +233,19 @@ func likePattern(p string) string {
 	return p
 }
 
+// likeColumns maps the text fields to what a like condition compares with its pattern, which
+// Query.Normalize has folded: users.Fold of the stored text, as users.Condition.Match does.
+// PostgreSQL cannot fold as users.Fold does (NFKC with full case folding), so the store keeps
+// the folded text in columns of its own, computed in Go. IDs and statuses need none: the
+// Service writes only ASCII ones (an ID is a UUID or an imported ID of letters, digits and
+// -_.~; a status one of the fixed users.Status values), and users.Fold of ASCII text is its
+// ASCII lower case, which lower() gives under the columns' collation "C" (it maps A-Z alone).
+var likeColumns = map[string]string{
+	"id": "lower(id)", "username": "username_folded", "email": "email_folded",
+	"name": "name_folded", "plan": "plan_folded", "status": "lower(status)",
+	"orgId": "org_id_folded",
+}
+
 // condition writes one normalized condition. The expression may be NULL where the condition
 // does not hold, which WHERE, AND and OR take as false; only ne negates, and it makes the
 // expression it negates never NULL first.
@@ -253,7 +265,8 @@ func (b *queryBuilder) condition(c users.Condition) {
 			col = "vendor"
 		}
 		if c.Op == users.OpLike {
-			b.WriteString("EXISTS (SELECT 1 FROM unnest(" + col + ") e WHERE lower(e" + b.foldColl + ") LIKE ")
+			// Some entry, folded, matches: the folded copy of the list.
+			b.WriteString("EXISTS (SELECT 1 FROM unnest(" + col + "_folded) e WHERE e LIKE ")
 			b.typedArg(likePattern(c.Value.(string)), "text")
 			b.WriteByte(')')
 			return
@@ -269,20 +282,12 @@ func (b *queryBuilder) condition(c users.Condition) {
 		b.WriteString("email_verified = ")
 		b.typedArg(c.Value, "boolean")
 	default: // text
-		col := columns[c.Field]
 		if c.Op == users.OpLike {
-			switch {
-			case kind == users.KindFolded: // stored folded
-			case c.Field == "name":
-				col = "name_folded"
-			default:
-				col = "lower(" + col + b.foldColl + ")"
-			}
-			b.WriteString(col + " LIKE ")
+			b.WriteString(likeColumns[c.Field] + " LIKE ")
 			b.typedArg(likePattern(c.Value.(string)), "text")
 			return
 		}
-		b.compare(col, c, c.Value, func() any { return c.To }, "text")
+		b.compare(columns[c.Field], c, c.Value, func() any { return c.To }, "text")
 	}
 }
 
@@ -356,16 +361,20 @@ func (b *queryBuilder) metadata(c users.Condition) {
 			b.WriteByte(')')
 			return
 		}
+		if c.Op == users.OpLike {
+			// metadata_folded holds the top-level string values alone, folded: a key found
+			// there is a string in metadata.
+			b.WriteString(`(metadata_folded ->> `)
+			b.typedArg(key, "text")
+			b.WriteString(`) COLLATE "C" LIKE `)
+			b.typedArg(likePattern(v), "text")
+			return
+		}
 		b.WriteByte('(')
 		typeIs("string")
 		text := "(metadata ->> $" + strconv.Itoa(len(b.args)) + "::text)"
 		b.WriteString(" AND ")
-		if c.Op == users.OpLike {
-			b.WriteString("lower(" + text + b.foldColl + ") LIKE ")
-			b.typedArg(likePattern(v), "text")
-		} else {
-			b.compare(text+` COLLATE "C"`, c, v, func() any { return c.To }, "text")
-		}
+		b.compare(text+` COLLATE "C"`, c, v, func() any { return c.To }, "text")
 		b.WriteByte(')')
 	}
 }

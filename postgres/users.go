@@ -62,7 +62,7 @@ func jsonValue(v any, isNil bool, field string) (any, error) {
 func ts(t time.Time) time.Time { return users.CanonicalTime(t) }
 
 // userValues returns the values of the user's columns in the order of the INSERT and UPDATE
-// statements below, from username to password_reset_disallowed.
+// statements below, from username to metadata_folded.
 func userValues(u *users.User) ([]any, error) {
 	metadata, err := jsonValue(u.Metadata, u.Metadata == nil, "metadata")
 	if err != nil {
@@ -77,16 +77,51 @@ func userValues(u *users.User) ([]any, error) {
 		users.Fold(u.Name), u.Scope, u.Vendor, u.AllowedPrivateComponents, u.Plan, u.OrgID,
 		string(u.Status), u.EmailVerified, metadata, ts(u.Created), ts(u.Updated),
 		u.PasswordHash, perms, u.MustChangePassword, u.PasswordResetDisallowed,
+		users.Fold(u.Plan), users.Fold(u.OrgID), foldList(u.Scope), foldList(u.Vendor),
+		foldedMetadata(u.Metadata),
 	}, nil
+}
+
+// foldList returns users.Fold of each entry of list, nil (NULL) for nil.
+func foldList(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	folded := make([]string, len(list))
+	for i, e := range list {
+		folded[i] = users.Fold(e)
+	}
+	return folded
+}
+
+// foldedMetadata returns the value of metadata_folded: a JSON object of the top-level string
+// values of m, folded, under their keys as they are, which is all a like condition on a
+// metadata key reads (see queryBuilder.metadata); nil (NULL) when m has no string value.
+func foldedMetadata(m map[string]any) any {
+	var folded map[string]string
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			if folded == nil {
+				folded = make(map[string]string)
+			}
+			folded[k] = users.Fold(s)
+		}
+	}
+	if folded == nil {
+		return nil
+	}
+	b, _ := json.Marshal(folded) // a map of strings always marshals
+	return json.RawMessage(b)
 }
 
 // insertUser inserts a user: the id, then the values of userValues.
 const insertUser = `INSERT INTO _S_.users (id, username, username_folded, email, email_folded,
 	name, name_folded, scope, vendor, allowed_private_components, plan, org_id, status,
 	email_verified, metadata, created, updated, password_hash, permissions,
-	must_change_password, password_reset_disallowed, version)
+	must_change_password, password_reset_disallowed, plan_folded, org_id_folded, scope_folded,
+	vendor_folded, metadata_folded, version)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-	$19, $20, $21, 1)`
+	$19, $20, $21, $22, $23, $24, $25, $26, 1)`
 
 // CreateUser stores u with Version 1 and sets u.Version to 1. It returns ErrInvalid when u
 // has no ID (or metadata that jsonb cannot hold), and ErrConflict (Field "id", "username" or
@@ -179,8 +214,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *users.User) error {
 			allowed_private_components = $9, plan = $10, org_id = $11, status = $12,
 			email_verified = $13, metadata = $14, created = $15, updated = $16,
 			password_hash = $17, permissions = $18, must_change_password = $19,
-			password_reset_disallowed = $20, version = version + 1
-			WHERE id = $21 AND version = $22 RETURNING version`), args...).Scan(&version)
+			password_reset_disallowed = $20, plan_folded = $21, org_id_folded = $22,
+			scope_folded = $23, vendor_folded = $24, metadata_folded = $25, version = version + 1
+			WHERE id = $26 AND version = $27 RETURNING version`), args...).Scan(&version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.staleOrMissing(ctx, q, "users", "user", u.ID)
 		}

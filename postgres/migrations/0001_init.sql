@@ -3,8 +3,10 @@
 --
 -- The migration runs with search_path set to the store's schema alone, so that every name
 -- below is created there. Text columns compare byte-wise (COLLATE "C"), as Go's
--- strings.Compare does, whatever the database's default collation. Times are timestamptz:
--- microseconds, as users.CanonicalTime keeps them.
+-- strings.Compare does, whatever the database's default collation. Columns named *_folded
+-- hold users.Fold of another column's text, computed in Go when the user is written: like
+-- conditions and the substring search compare them, as PostgreSQL cannot fold as users.Fold
+-- does. Times are timestamptz: microseconds, as users.CanonicalTime keeps them.
 
 CREATE TABLE users (
 	id                         text COLLATE "C" PRIMARY KEY,
@@ -15,13 +17,20 @@ CREATE TABLE users (
 	name                       text COLLATE "C" NOT NULL,
 	name_folded                text COLLATE "C" NOT NULL,
 	scope                      text[] COLLATE "C",        -- NULL for nil
+	scope_folded               text[] COLLATE "C",        -- users.Fold of each entry; NULL for nil
 	vendor                     text[] COLLATE "C",
+	vendor_folded              text[] COLLATE "C",
 	allowed_private_components text[] COLLATE "C",
 	plan                       text COLLATE "C" NOT NULL,
+	plan_folded                text COLLATE "C" NOT NULL,
 	org_id                     text COLLATE "C" NOT NULL,
+	org_id_folded              text COLLATE "C" NOT NULL,
 	status                     text COLLATE "C" NOT NULL,
 	email_verified             boolean NOT NULL,
 	metadata                   jsonb,                     -- NULL for nil
+	-- The top-level string values of metadata, folded, under their keys as they are: what a
+	-- like condition on metadata.<key> reads. NULL when metadata has none.
+	metadata_folded            jsonb,
 	permissions                jsonb,
 	must_change_password       boolean NOT NULL,
 	password_reset_disallowed  boolean NOT NULL,
@@ -87,7 +96,8 @@ CREATE TRIGGER users_count AFTER INSERT OR DELETE OR UPDATE ON users
 	FOR EACH ROW EXECUTE FUNCTION users_count();
 
 -- Substring search of the folded username, e-mail and name, and LIKE conditions on them, use
--- trigram indexes of the extension pg_trgm. The migration creates the extension when the role
+-- trigram indexes of the extension pg_trgm. (Like conditions on the other text fields read
+-- their folded columns, which no index holds: they scan.) The migration creates the extension when the role
 -- may (it is trusted: a database owner may); without it, those queries scan the table.
 DO $$
 DECLARE
