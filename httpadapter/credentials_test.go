@@ -202,34 +202,37 @@ func TestAdminRoutesRace(t *testing.T) {
 	png := string(testutil.PNG(t, 2, 2))
 	routes := []struct {
 		name   string
-		req    func(bobID string) request
+		req    func(bob *users.User) request
 		status users.Status
 		effect func(e testutil.JournalEntry) bool
 	}{
-		{"PUT /users/{id}", func(id string) request {
-			return request{method: "PUT", path: "/users/" + id, body: `{"name":"by walt"}`}
+		{"PUT /users/{id}", func(bob *users.User) request {
+			return request{method: "PUT", path: "/users/" + bob.ID, body: `{"name":"by walt"}`}
 		}, "", func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.Name == "by walt" }},
-		{"PUT /users/{id}/password", func(id string) request {
-			return request{method: "PUT", path: "/users/" + id + "/password", body: fmt.Sprintf(`{"password":%q}`, newPassword)}
+		{"PUT /users/{id}/password", func(bob *users.User) request {
+			return request{method: "PUT", path: "/users/" + bob.ID + "/password", body: fmt.Sprintf(`{"password":%q}`, newPassword)}
 		}, "", func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.PasswordHash != "" }},
-		{"POST /users/{id}/reset-password", func(id string) request {
-			return request{method: "POST", path: "/users/" + id + "/reset-password"}
+		{"POST /user/reset-password", func(bob *users.User) request {
+			return request{method: "POST", path: "/user/reset-password", body: fmt.Sprintf(`{"email":%q,"password":%q}`, bob.Email, newPassword)}
+		}, "", func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.PasswordHash != "" }},
+		{"POST /users/{id}/reset-password", func(bob *users.User) request {
+			return request{method: "POST", path: "/users/" + bob.ID + "/reset-password"}
 		}, "", func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.MustChangePassword }},
-		{"DELETE /users/{id}", func(id string) request {
-			return request{method: "DELETE", path: "/users/" + id}
+		{"DELETE /users/{id}", func(bob *users.User) request {
+			return request{method: "DELETE", path: "/users/" + bob.ID}
 		}, "", func(e testutil.JournalEntry) bool {
 			return e.Op == "UpdateUser" && e.User.Status == users.StatusDisabled
 		}},
-		{"POST /users/{id}/approve", func(id string) request {
-			return request{method: "POST", path: "/users/" + id + "/approve"}
+		{"POST /users/{id}/approve", func(bob *users.User) request {
+			return request{method: "POST", path: "/users/" + bob.ID + "/approve"}
 		}, users.StatusPending, func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.Status == users.StatusActive }},
-		{"POST /users/{id}/sessions/revoke", func(id string) request {
-			return request{method: "POST", path: "/users/" + id + "/sessions/revoke"}
+		{"POST /users/{id}/sessions/revoke", func(bob *users.User) request {
+			return request{method: "POST", path: "/users/" + bob.ID + "/sessions/revoke"}
 		}, "", func(e testutil.JournalEntry) bool {
 			return e.Op == "DeleteUserTokens" && len(e.Kinds) == 1 && e.Kinds[0] == users.TokenSession
 		}},
-		{"PUT /users/{id}/image", func(id string) request {
-			return request{method: "PUT", path: "/users/" + id + "/image", body: png, header: imageHeader("image/png")}
+		{"PUT /users/{id}/image", func(bob *users.User) request {
+			return request{method: "PUT", path: "/users/" + bob.ID + "/image", body: png, header: imageHeader("image/png")}
 		}, "", func(e testutil.JournalEntry) bool { return e.Op == "PutImage" }},
 	}
 	promotion := func(e testutil.JournalEntry) bool { return e.Op == "UpdateUser" && e.User.HasRole(users.RoleAdmin) }
@@ -247,7 +250,7 @@ func TestAdminRoutesRace(t *testing.T) {
 			for round := range 20 {
 				bob, err := f.svc.Create(t.Context(), users.NewUser{Username: fmt.Sprintf("bob%d@example.com", round), Status: rt.status})
 				require.NoError(t, err)
-				req := rt.req(bob.ID)
+				req := rt.req(bob)
 				req.token = walt.token
 				var res *response
 				var promoteErr error
