@@ -191,44 +191,28 @@ func testDeleteFailuresLimit(t *testing.T, s users.ThrottleStore) {
 	addFailure(t, s, recent, day(0))
 	addFailure(t, s, recent, day(10)) // once failed long ago, but lately too
 
-	const old = 5
-	for _, tc := range []struct {
-		name  string
-		limit int
-		want  []int // what each call returns, until one returns less than the limit
-	}{
-		{"a sweeper's loop", 2, []int{2, 2, 1}},
-		{"limit 1", 1, []int{1, 1, 1, 1, 1, 0}},
-		{"limit equal to the old keys", old, []int{5, 0}},
-		{"limit above the old keys", 100, []int{5}},
-		{"no limit", 0, []int{5}},
-		{"a negative limit is no limit", -1, []int{5}},
-	} {
+	for _, tc := range boundedDeleteCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var keys []users.Digest
-			for i := range old {
+			for i := range boundedDeleteRows {
 				key := digest(fmt.Sprintf("%s %d", tc.name, i))
 				keys = append(keys, key)
 				addFailure(t, s, key, day(1).Add(time.Duration(i)*time.Hour))
 			}
-			left := old
-			for i, want := range tc.want {
-				n, err := s.DeleteFailures(ctx, day(5), tc.limit)
-				require.NoError(t, err, "call %d", i+1)
-				assert.Equal(t, want, n, "call %d", i+1)
-				left -= n
-				counted := 0
-				for _, key := range keys {
-					n, _, err := s.Failures(ctx, key)
-					require.NoError(t, err)
-					if n > 0 {
-						counted++
+			checkBoundedDelete(t, tc.limit, tc.want, "old keys",
+				func(limit int) (int, error) { return s.DeleteFailures(ctx, day(5), limit) },
+				func() int {
+					counted := 0
+					for _, key := range keys {
+						n, _, err := s.Failures(ctx, key)
+						require.NoError(t, err)
+						if n > 0 {
+							counted++
+						}
 					}
-				}
-				assert.Equal(t, left, counted, "old keys left after call %d", i+1)
-				assertFailures(t, s, recent, 2, day(10), "a key whose latest failure is recent stays")
-			}
-			assert.Zero(t, left, "every old key is removed")
+					return counted
+				},
+				func(int) { assertFailures(t, s, recent, 2, day(10), "a key whose latest failure is recent stays") })
 		})
 	}
 }

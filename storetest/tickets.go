@@ -456,37 +456,21 @@ func testDeleteTicketsLimit(t *testing.T, s users.Store) {
 	}
 	keep := []string{"recent", "open-0", "open-1", "open-2"}
 
-	const finished = 5
 	statuses := []users.TicketStatus{users.TicketCompleted, users.TicketFailed, users.TicketCancelled}
-	for _, tc := range []struct {
-		name  string
-		limit int
-		want  []int // what each call returns, until one returns less than the limit
-	}{
-		{"a sweeper's loop", 2, []int{2, 2, 1}},
-		{"limit 1", 1, []int{1, 1, 1, 1, 1, 0}},
-		{"limit equal to the finished", finished, []int{5, 0}},
-		{"limit above the finished", 100, []int{5}},
-		{"no limit", 0, []int{5}},
-		{"a negative limit is no limit", -1, []int{5}},
-	} {
+	for _, tc := range boundedDeleteCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ids []string
-			for i := range finished {
+			for i := range boundedDeleteRows {
 				id := fmt.Sprintf("%s %d", tc.name, i)
 				ids = append(ids, id)
 				createTicket(t, s, finishedTicket(id, statuses[i%3], day(1).Add(time.Duration(i)*time.Hour)))
 			}
-			left := finished
-			for i, want := range tc.want {
-				n, err := s.DeleteTickets(ctx, day(5), tc.limit)
-				require.NoError(t, err, "call %d", i+1)
-				assert.Equal(t, want, n, "call %d", i+1)
-				left -= n
-				assert.Len(t, storedTicketIDs(t, s, ids...), left, "finished tickets left after call %d", i+1)
-				assert.Equal(t, keep, storedTicketIDs(t, s, keep...), "tickets kept after call %d", i+1)
-			}
-			assert.Zero(t, left, "every finished ticket changed before before is removed")
+			checkBoundedDelete(t, tc.limit, tc.want, "finished tickets changed before before",
+				func(limit int) (int, error) { return s.DeleteTickets(ctx, day(5), limit) },
+				func() int { return len(storedTicketIDs(t, s, ids...)) },
+				func(call int) {
+					assert.Equal(t, keep, storedTicketIDs(t, s, keep...), "tickets kept after call %d", call)
+				})
 		})
 	}
 	assertTicket(t, s, storedTicket(recent, 1))

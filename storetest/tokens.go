@@ -307,39 +307,23 @@ func testDeleteExpiredTokensLimit(t *testing.T, s users.Store) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "no token has expired")
 
-	const expired = 5
-	for _, tc := range []struct {
-		name  string
-		limit int
-		want  []int // what each call returns, until one returns less than the limit
-	}{
-		{"a sweeper's loop", 2, []int{2, 2, 1}},
-		{"limit 1", 1, []int{1, 1, 1, 1, 1, 0}},
-		{"limit equal to the expired", expired, []int{5, 0}},
-		{"limit above the expired", 100, []int{5}},
-		{"no limit", 0, []int{5}},
-		{"a negative limit is no limit", -1, []int{5}},
-	} {
+	for _, tc := range boundedDeleteCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var secrets []string
-			for i := range expired {
+			for i := range boundedDeleteRows {
 				secret := fmt.Sprintf("%s %d", tc.name, i)
 				secrets = append(secrets, secret)
 				kind := []users.TokenKind{users.TokenSession, users.TokenReset, users.TokenVerify}[i%3]
 				// Expired up to four hours before now, the last exactly at now.
-				expires := now.Add(-time.Duration(expired-1-i) * time.Hour)
+				expires := now.Add(-time.Duration(boundedDeleteRows-1-i) * time.Hour)
 				require.NoError(t, s.PutToken(ctx, newToken(secret, kind, []string{"u1", "u2"}[i%2], expires)))
 			}
-			left := expired
-			for i, want := range tc.want {
-				n, err := s.DeleteExpiredTokens(ctx, now, tc.limit)
-				require.NoError(t, err, "call %d", i+1)
-				assert.Equal(t, want, n, "call %d", i+1)
-				left -= n
-				assert.Equal(t, left, countStored(t, s, secrets...), "expired tokens left after call %d", i+1)
-				assert.Equal(t, len(live), countStored(t, s, live...), "live tokens left after call %d", i+1)
-			}
-			assert.Zero(t, left, "every expired token is removed")
+			checkBoundedDelete(t, tc.limit, tc.want, "expired tokens",
+				func(limit int) (int, error) { return s.DeleteExpiredTokens(ctx, now, limit) },
+				func() int { return countStored(t, s, secrets...) },
+				func(call int) {
+					assert.Equal(t, len(live), countStored(t, s, live...), "live tokens left after call %d", call)
+				})
 		})
 	}
 }
