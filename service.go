@@ -848,6 +848,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 	// and again in the transaction, on the user as it is there (its Checker only here: it may
 	// call a remote service).
 	var hash, proven string
+	var checked *User // the user the new password was checked against, before the transaction
 	if p.Password != nil || (a != nil && (p.Username != nil || p.Email != nil)) {
 		cur, err := lookup(ctx, s.store, ActionUpdate, id)
 		if err != nil {
@@ -883,6 +884,7 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			if hash, err = s.hash(ctx, *p.Password); err != nil {
 				return nil, err
 			}
+			checked = u
 		}
 	}
 	var cur, u *User
@@ -919,8 +921,13 @@ func (s *service) Update(ctx context.Context, id string, p Update) (*User, error
 			}
 		}
 		if p.Password != nil {
-			if err := s.cfg.Passwords.checkRules(*p.Password, u); err != nil {
-				return err
+			// The password was checked against the user's words before the transaction; only
+			// a concurrent change of them (rare) makes it score again here, where the store may
+			// hold its write lock.
+			if u.Username != checked.Username || u.Email != checked.Email || u.Name != checked.Name {
+				if err := s.cfg.Passwords.checkRules(*p.Password, u); err != nil {
+					return err
+				}
 			}
 			u.PasswordHash = hash
 			u.MustChangePassword = false
